@@ -1,0 +1,116 @@
+"""``medkg build``: compile the edited sources into a cached, classified knowledge base.
+
+Steps: read ``ontology/`` and ``kg/`` (tables compiled to RDF), classify with HermiT once,
+materialise the inferred types and class hierarchy, and write three files to
+``<cache>/<sha256 of the sources>/``:
+
+* ``kb.nt`` - sources plus inferences: what the default engine queries;
+* ``kb-owl.nt`` - the reasoner's input (sources without reified provenance), for ``--engine owl``;
+* ``meta.json`` - SHA-256 of the sources, medkg version, triple counts.
+
+The build writes into a temporary folder and renames it into place only when complete, so a
+build killed half-way leaves the previous build usable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import __version__
+from .paths import cache_root, resource_root
+from .reasoner import as_triples, classify, reasoner_input
+from .sources import SourceSet, find_sources, load_sources
+
+__all__ = ["BuiltKnowledgeBase", "build", "ensure_built"]
+
+
+@dataclass(frozen=True)
+class BuiltKnowledgeBase:
+    """Paths of a compiled knowledge base and its identity (``sha256`` of the edited sources)."""
+
+    folder: Path
+    sha256: str
+    version: str
+
+    @property
+    def compiled(self) -> Path:
+        """N-Triples of the sources plus HermiT's inferences."""
+        return self.folder / "kb.nt"
+
+    @property
+    def reasoner_input(self) -> Path:
+        """N-Triples the ``owl`` engine hands to HermiT with its patients."""
+        return self.folder / "kb-owl.nt"
+
+
+def _target(sources: SourceSet, cache: Path) -> Path:
+    return cache / sources.sha256[:24]
+
+
+def build(root: Path | None = None, cache: Path | None = None, *, force: bool = False, quiet: bool = False) -> BuiltKnowledgeBase:
+    """Compile the knowledge base under ``root`` into ``cache`` and return where it is.
+
+    Args:
+        root: folder with ``ontology/``, ``kg/``, ``queries/`` (default: :func:`resource_root`).
+        cache: cache folder (default: :func:`cache_root`).
+        force: rebuild even when a build for the same sources exists.
+        quiet: print no progress on stderr.
+
+    Raises:
+        medkg.reasoner.ReasonerError: if HermiT finds the knowledge base inconsistent.
+        medkg.tables.TableError: for a malformed table; rdflib errors for bad Turtle.
+    """
+    root = root or resource_root()
+    cache = cache or cache_root()
+    sources = find_sources(root)
+    target = _target(sources, cache)
+    if target.joinpath("meta.json").is_file() and not force:
+        return _read(target)
+
+    def say(message: str) -> None:
+        if not quiet:
+            print(f"medkg build: {message}", file=sys.stderr, flush=True)
+
+    say(f"reading {len(sources.files)} source files from {root}")
+    graph = load_sources(sources)
+    owl_input = reasoner_input(graph)
+    say(f"classifying {len(owl_input)} triples with HermiT (once per build)")
+    inferred = as_triples(classify([owl_input]))
+    compiled = graph + inferred
+
+    cache.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".build-", dir=cache))
+    try:
+        compiled.serialize(staging / "kb.nt", format="nt", encoding="utf-8")
+        owl_input.serialize(staging / "kb-owl.nt", format="nt", encoding="utf-8")
+        meta = {
+            "sha256": sources.sha256,
+            "medkg_version": __version__,
+            "triples": {"sources": len(graph), "inferred": len(inferred), "compiled": len(compiled)},
+            "files": [path.relative_to(root).as_posix() for path in sources.files],
+        }
+        (staging / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    say(f"built {target} ({len(compiled)} triples)")
+    return _read(target)
+
+
+def _read(folder: Path) -> BuiltKnowledgeBase:
+    meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+    return BuiltKnowledgeBase(folder, meta["sha256"], meta["medkg_version"])
+
+
+def ensure_built(root: Path | None = None, cache: Path | None = None) -> BuiltKnowledgeBase:
+    """Return the build for the current sources, building it first (with progress) if missing."""
+    return build(root, cache, force=False)

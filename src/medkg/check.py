@@ -1,0 +1,104 @@
+"""``medkg.check``: from a validated patient to a :class:`~medkg.report.Report`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rdflib import Graph
+
+from . import __version__
+from .engines import get_engine
+from .findings import apply_rules, classified_drug_classes, classified_populations
+from .knowledge_base import KnowledgeBase, default_knowledge_base
+from .patient import Patient, plausibility_notes
+from .patient_graph import PatientGraph, patient_graph
+from .report import AssessedDrug, Finding, KnowledgeBaseRef, PatientSummary, Report
+
+__all__ = ["check", "check_many", "Classified", "classify_patients"]
+
+
+def check(patient: Patient, *, engine: str = "default", kb: KnowledgeBase | None = None) -> Report:
+    """Check one patient and return the report.
+
+    Args:
+        patient: validated input (see :func:`medkg.load_patient`).
+        engine: ``"default"`` (SPARQL classification, no JVM) or ``"owl"`` (HermiT per call).
+        kb: knowledge base; default: the built-in one, built on first use.
+
+    Raises:
+        ValueError: for an unknown engine.
+        medkg.reasoner.ReasonerError: if the owl engine finds the patient inconsistent with the KB.
+    """
+    return check_many([patient], engine=engine, kb=kb)[0]
+
+
+def check_many(patients: Sequence[Patient], *, engine: str = "default", kb: KnowledgeBase | None = None) -> list[Report]:
+    """Check several patients together (one classification and one run of each query); reports in input order."""
+    kb = kb or default_knowledge_base()
+    graphs, union = _patient_graphs(patients, kb)
+    chosen = get_engine(engine)
+    with chosen.session(kb, union) as (store, graph_name):
+        findings = apply_rules(kb, store, graph_name, graphs)
+        populations = classified_populations(kb, store, graph_name)
+    return [_report(kb, pg, findings[str(pg.iri)], populations.get(str(pg.iri), []), chosen.name) for pg in graphs]
+
+
+def _patient_graphs(patients: Sequence[Patient], kb: KnowledgeBase) -> tuple[list[PatientGraph], Graph]:
+    graphs = [patient_graph(patient, kb, index=number) for number, patient in enumerate(patients)]
+    union = Graph()
+    for pg in graphs:
+        union += pg.graph
+    return graphs, union
+
+
+def _report(kb: KnowledgeBase, pg: PatientGraph, findings: list[Finding], populations: list[str], engine: str) -> Report:
+    assessed = [
+        AssessedDrug(input=name, drug=kb.label(iri), iri=iri, curation_level=kb.curation.get(iri))
+        for name, iri in pg.uses.values()
+        if iri is not None
+    ]
+    notes = pg.notes + plausibility_notes(pg.patient)
+    partial = sorted({a.drug for a in assessed if a.curation_level not in (None, "label-depth")})
+    if partial:
+        notes.append(f"partly curated (tabular sources only): {', '.join(partial)}")
+    return Report(
+        engine=engine,
+        knowledge_base=KnowledgeBaseRef(version=__version__, sha256=kb.sha256),
+        patient=PatientSummary(
+            id=pg.patient.id,
+            populations=populations,
+            renal_basis=pg.renal.basis,
+            crcl_ml_min=pg.renal.crcl_ml_min,
+            egfr_ml_min_1_73m2=pg.renal.egfr_ml_min_1_73m2,
+        ),
+        assessed=sorted(assessed, key=lambda a: (a.drug, a.input)),
+        not_used=sorted(pg.not_used),
+        notes=notes,
+        findings=findings,
+    )
+
+
+@dataclass(frozen=True)
+class Classified:
+    """What an engine classified, keyed by ``"<position>:<patient id>"``.
+
+    ``populations``: population local names per patient; ``drug_classes``: class IRIs per drug IRI per patient.
+    """
+
+    populations: dict[str, list[str]]
+    drug_classes: dict[str, dict[str, list[str]]]
+
+
+def classify_patients(patients: Sequence[Patient], *, engine: str = "default", kb: KnowledgeBase | None = None) -> Classified:
+    """Classify ``patients`` with ``engine`` and return the classifications (for engine contract tests)."""
+    kb = kb or default_knowledge_base()
+    graphs, union = _patient_graphs(patients, kb)
+    ids = {str(pg.iri): f"{number}:{pg.patient.id}" for number, pg in enumerate(graphs)}
+    with get_engine(engine).session(kb, union) as (store, graph_name):
+        populations = classified_populations(kb, store, graph_name)
+        classes = classified_drug_classes(kb, store, graph_name)
+    return Classified(
+        {ids[k]: v for k, v in populations.items()},
+        {ids[k]: v for k, v in classes.items()},
+    )

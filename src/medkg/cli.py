@@ -1,0 +1,210 @@
+"""The ``medkg`` command line: argument parsing only; the work is done by the library.
+
+Exit codes (also in ``medkg --help``):
+  0  no finding of severity major or contraindicated, and every medication identified
+  1  such a finding, or a medication that could not be identified
+  2  input could not be read or is invalid (one line on stderr)
+  3  internal error (no report is printed)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from . import __version__
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_OK, EXIT_FINDINGS, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
+EXAMPLES = Path(__file__).parent / "examples"
+_EPILOG = (
+    "Exit codes: 0 no major/contraindicated finding and all medications identified; 1 such a finding "
+    "or an unidentified medication; 2 invalid input; 3 internal error. "
+    "medkg supports, and does not replace, clinical judgement."
+)
+
+
+def _fail_input(message: str) -> None:
+    click.echo(f"medkg: {message}", err=True)
+    sys.exit(EXIT_INPUT)
+
+
+def _guarded(function: F) -> F:
+    """Map input errors to exit 2 and unexpected faults to exit 3, each as one line on stderr."""
+    import functools
+
+    from .loaders import PatientInputError
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except PatientInputError as error:
+            _fail_input(str(error))
+        except click.exceptions.Exit:
+            raise
+        except click.ClickException:
+            raise
+        except Exception as error:
+            if os.environ.get("MEDKG_DEBUG"):
+                traceback.print_exc()
+            click.echo(
+                f"medkg: internal error: {error.__class__.__name__}: {error} (set MEDKG_DEBUG=1 for a traceback)",
+                err=True,
+            )
+            sys.exit(EXIT_INTERNAL)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group(epilog=_EPILOG)
+@click.version_option(__version__, prog_name="medkg")
+def main() -> None:
+    """medkg: medication-safety checks from an OWL knowledge graph, a reasoner and SPARQL."""
+
+
+def _examples() -> list[str]:
+    return sorted(path.stem for path in EXAMPLES.glob("*.json"))
+
+
+@main.command(epilog=_EPILOG)
+@click.argument("inputs", nargs=-1)
+@click.option("--example", type=click.Choice(_examples()), help="Check a bundled example patient.")
+@click.option("--age", type=float, help="Age in years.")
+@click.option("--sex", type=click.Choice(["female", "male"]))
+@click.option("--weight", type=float, help="Body weight in kg.")
+@click.option("--scr", type=float, help="Serum creatinine in mg/dL (CrCl by Cockcroft-Gault with age, weight, sex).")
+@click.option("--crcl", type=float, help="Creatinine clearance in mL/min.")
+@click.option("--egfr", type=float, help="eGFR in mL/min/1.73 m2.")
+@click.option("--child-pugh", type=click.Choice(["A", "B", "C"]), help="Child-Pugh class.")
+@click.option("--pregnant/--not-pregnant", default=None, help="Pregnancy status (unknown if not given).")
+@click.option("--breastfeeding/--not-breastfeeding", default=None, help="Lactation status (unknown if not given).")
+@click.option("--dialysis/--no-dialysis", default=None, help="On dialysis.")
+@click.option("--condition", "conditions", multiple=True, help="A condition (repeatable), e.g. --condition copd.")
+@click.option("--engine", type=click.Choice(["default", "owl"]), default="default", show_default=True,
+              help="default: SPARQL over the build-time classified KB; owl: HermiT classifies KB and patient.")
+@click.option("--format", "output_format", type=click.Choice(["text", "json", "turtle"]), default="text", show_default=True)
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the report to this file.")
+@_guarded
+def check(
+    inputs: tuple[str, ...],
+    example: str | None,
+    age: float | None,
+    sex: str | None,
+    weight: float | None,
+    scr: float | None,
+    crcl: float | None,
+    egfr: float | None,
+    child_pugh: str | None,
+    pregnant: bool | None,
+    breastfeeding: bool | None,
+    dialysis: bool | None,
+    conditions: tuple[str, ...],
+    engine: str,
+    output_format: str,
+    output: Path | None,
+) -> None:
+    """Check a patient: a patient file (.json or .ttl), --example NAME, or medication names.
+
+    Medication names take an optional dose: NAME[:DOSE_MG[xTIMES_PER_DAY]], e.g.
+
+      medkg check --age 78 --crcl 25 baclofen:10x3 trazodone:50x1
+    """
+    from .check import check as run_check
+    from .loaders import load_patient, parse_medication_arg, patient_from_dict
+    from .render.text import render_text
+    from .render.turtle import render_turtle
+
+    flags = {
+        "age_years": age, "sex": sex, "weight_kg": weight, "serum_creatinine_mg_dl": scr, "crcl_ml_min": crcl,
+        "egfr_ml_min_1_73m2": egfr, "child_pugh": child_pugh, "pregnant": pregnant,
+        "breastfeeding": breastfeeding, "dialysis": dialysis,
+    }
+    given = {key: value for key, value in flags.items() if value is not None}
+    files = [item for item in inputs if item.lower().endswith((".json", ".ttl", ".turtle"))]
+    names = [item for item in inputs if item not in files]
+    if example:
+        files.append(str(EXAMPLES / f"{example}.json"))
+    if files:
+        if len(files) > 1 or names or given or conditions:
+            _fail_input("give one patient file (or --example) alone, or medication names with flags")
+        patient = load_patient(files[0])
+    else:
+        if not names:
+            _fail_input("nothing to check: give a patient file, --example NAME or medication names (see --help)")
+        data: dict[str, Any] = dict(given, id="cli", conditions=list(conditions))
+        data["medications"] = [parse_medication_arg(item) for item in names]
+        patient = patient_from_dict(data, origin="command line")
+
+    report = run_check(patient, engine=engine)
+    if output_format == "json":
+        text = report.to_json()
+    elif output_format == "turtle":
+        text = render_turtle(report)
+    else:
+        text = render_text(report)
+    if output:
+        output.write_text(text, encoding="utf-8")
+    else:
+        click.echo(text, nl=False)
+    sys.exit(report.exit_code)
+
+
+@main.command(epilog=_EPILOG)
+@click.option("--force", is_flag=True, help="Rebuild even if a build for the current sources exists.")
+@_guarded
+def build(force: bool) -> None:
+    """Compile ontology/ and kg/ into the cached, HermiT-classified knowledge base."""
+    from .build import build as run_build
+
+    built = run_build(force=force)
+    click.echo(f"{built.folder} sha256 {built.sha256}")
+
+
+@main.command(epilog=_EPILOG)
+@_guarded
+def validate() -> None:
+    """Check the knowledge base: HermiT consistency, SHACL shapes, every *-violation.rq empty."""
+    from .validate import validate as run_validate
+
+    problems = run_validate(echo=lambda line: click.echo(line))
+    if problems:
+        click.echo(f"medkg validate: {problems} problem(s)", err=True)
+        sys.exit(EXIT_FINDINGS)
+    click.echo("medkg validate: OK")
+
+
+@main.command(epilog=_EPILOG)
+@click.argument("query_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--patient", "patient_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Add this patient (classified by the default engine) to the graph queried.")
+@click.option("--format", "output_format", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@_guarded
+def query(query_file: Path, patient_file: Path | None, output_format: str) -> None:
+    """Run a SPARQL SELECT/ASK file over the knowledge base (+ a classified patient)."""
+    from .sparql_cli import run_query
+
+    click.echo(run_query(query_file.read_text(encoding="utf-8"), patient_file, output_format), nl=False)
+
+
+@main.command(epilog=_EPILOG)
+@click.argument("which", type=click.Choice(["patient", "report"]))
+def schema(which: str) -> None:
+    """Print the JSON Schema of patient input or of the report."""
+    from .patient import Patient
+    from .report import Report
+
+    model = Patient if which == "patient" else Report
+    click.echo(json.dumps(model.model_json_schema(), indent=2, sort_keys=True))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,260 @@
+"""Where rules are applied: run every query in ``queries/rules/`` and ``queries/not-assessed/``
+over the classified patients and turn the rows into :class:`~medkg.report.Finding` objects.
+
+Rows are grouped by (patient, rule, key): one finding per group. The ``because`` lines are
+built from what the rows bind (the drug and the class it matched through, the populations
+with the patient's value and the threshold from the OWL definition, counts, daily doses),
+so they state the facts that fired rather than a fixed template.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+
+import pyoxigraph as ox
+
+from .knowledge_base import Citation, KnowledgeBase
+from .patient_graph import PatientGraph
+from .queries import query_files
+from .report import SEVERITY_RANK, Finding, SourceRef
+from .store import QueryStore, Row
+
+__all__ = ["apply_rules", "classified_populations", "classified_drug_classes"]
+
+_FACET_SYMBOL = {
+    "http://www.w3.org/2001/XMLSchema#minInclusive": ">=",
+    "http://www.w3.org/2001/XMLSchema#minExclusive": ">",
+    "http://www.w3.org/2001/XMLSchema#maxInclusive": "<=",
+    "http://www.w3.org/2001/XMLSchema#maxExclusive": "<",
+}
+
+
+def _number(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def _source(citation: Citation) -> SourceRef:
+    url = citation.url or (f"https://doi.org/{citation.doi}" if citation.doi else None)
+    return SourceRef(
+        title=citation.title,
+        url=url,
+        version=citation.version,
+        locator=citation.locator,
+        evidence=citation.evidence,
+        uncertain=citation.uncertain,
+        uncertainty_note=citation.note,
+    )
+
+
+class _Explainer:
+    """Turns bound values into ``because`` lines, using the knowledge base's labels and definitions."""
+
+    def __init__(self, kb: KnowledgeBase, patient: PatientGraph) -> None:
+        self.kb = kb
+        self.patient = patient
+
+    def population(self, population: str) -> str:
+        parts = []
+        for prop, facet, limit in self.kb.population_definitions.get(population, []):
+            info = self.kb.properties.get(prop)
+            label = info.label if info else self.kb.label(prop)
+            unit = f" {info.unit}" if info and info.unit else ""
+            value = self.patient.values.get(prop)
+            shown = "unknown" if value is None else f"{_number(value)}{unit}"
+            if facet in _FACET_SYMBOL:
+                parts.append(f"{label} {shown} {_FACET_SYMBOL[facet]} {_number(limit)}{unit}")
+            elif facet == "someValuesFrom":
+                parts.append(f"{label}: {self.kb.label(str(limit))}")
+            else:
+                parts.append(f"{label} {shown}")
+        detail = "; ".join(dict.fromkeys(parts))
+        return f"patient in population '{self.kb.label(population)}'" + (f" ({detail})" if detail else "")
+
+    def matched(self, drug: str, via: str | None) -> str | None:
+        if via is None or via == drug:
+            return None
+        return f"{self.kb.label(drug)} is a member of '{self.kb.label(via)}'"
+
+    def doses(self, drug: str) -> str:
+        parts = []
+        for use, (name, iri) in self.patient.uses.items():
+            if iri != drug:
+                continue
+            medication = self.patient.patient.medications[int(use.rsplit("/", 1)[-1])]
+            if medication.dose_mg is not None and medication.times_per_day is not None:
+                parts.append(f"{name} {medication.dose_mg:g} mg x {medication.times_per_day:g}/day")
+        return " + ".join(parts)
+
+
+def _because(rows: list[Row], explain: _Explainer) -> list[str]:
+    lines: list[str] = []
+    for row in sorted(rows, key=lambda r: sorted((k, str(v)) for k, v in r.items())):
+        drug = str(row.get("drug"))
+        line = explain.matched(drug, row.get("via"))
+        if line:
+            lines.append(line)
+        if row.get("count") is not None:
+            lines.append(
+                f"{row['count']} different drugs of '{explain.kb.label(str(row['via']))}' "
+                f"(threshold: {row['limit']} or more)"
+            )
+        if row.get("limitType") is not None:
+            symbol = ">" if row["limitType"] == "maximum" else "<"
+            lines.append(
+                f"{explain.kb.label(drug)} daily dose {_number(row['value'])} mg/day ({explain.doses(drug)}) "
+                f"{symbol} {row['limitType']} {_number(row['limit'])} mg/day"
+            )
+        if row.get("indication") is not None:
+            lines.append(f"{explain.kb.label(drug)} used for {explain.kb.label(str(row['indication']))}")
+        if row.get("population") is not None:
+            lines.append(explain.population(str(row["population"])))
+    return list(dict.fromkeys(lines))
+
+
+def _rule_finding(kb: KnowledgeBase, rule_iri: str, rows: list[Row], explain: _Explainer) -> Finding:
+    rule = kb.rules[rule_iri]
+    drugs = sorted({kb.label(str(row["drug"])) for row in rows})
+    roles: dict[str, set[str]] = defaultdict(set)
+    for row in rows:
+        if row.get("role"):
+            roles[str(row["role"])].add(kb.label(str(row["drug"])))
+    citations = rule.citations
+    evidence = "; ".join(dict.fromkeys(c.evidence for c in citations if c.evidence)) or None
+    alternatives = [
+        alt.label + (f" ({alt.note})" if alt.note else "") for alt in rule.alternatives
+    ] or None
+    because = _because(rows, explain)
+    if any(c.uncertain for c in citations):
+        because.append("some facts of this rule are marked uncertain in the knowledge base: see sources")
+    return Finding(
+        kind=rule.kind,  # type: ignore[arg-type]
+        severity=rule.severity,  # type: ignore[arg-type]
+        drugs=drugs,
+        title=rule.label,
+        summary=rule.summary or rule.label,
+        recommendation=rule.recommendation,
+        rule=rule_iri,
+        because=because,
+        sources=[_source(c) for c in citations],
+        object=sorted(roles["object"]) if roles else None,
+        precipitant=sorted(roles["precipitant"]) if roles else None,
+        score=float(rows[0]["count"]) if rows[0].get("count") is not None else None,
+        evidence=evidence,
+        alternatives=alternatives,
+    )
+
+
+def _missing_data_findings(kb: KnowledgeBase, rows: list[Row]) -> list[Finding]:
+    by_domain: dict[str, list[Row]] = defaultdict(list)
+    for row in rows:
+        by_domain[str(row["domain"])].append(row)
+    findings = []
+    for domain, group in sorted(by_domain.items()):
+        drugs = sorted({kb.label(str(row["drug"])) for row in group})
+        properties = sorted({kb.properties[str(row["property"])].label for row in group if str(row["property"]) in kb.properties})
+        rules = sorted({kb.rules[str(row["rule"])].label for row in group if str(row["rule"]) in kb.rules})
+        findings.append(
+            Finding(
+                kind="not-assessed",
+                severity="info",
+                drugs=drugs,
+                summary=f"Not assessed: {domain} unknown; {len(rules)} rule(s) for {', '.join(drugs)} could not be checked.",
+                recommendation=f"Provide {' or '.join(properties)} to assess these rules.",
+                because=[f"rule not assessed: {label}" for label in rules],
+            )
+        )
+    return findings
+
+
+def _missing_dose_findings(kb: KnowledgeBase, rows: list[Row]) -> list[Finding]:
+    by_drug: dict[str, set[str]] = defaultdict(set)
+    for row in rows:
+        by_drug[kb.label(str(row["drug"]))].add(kb.rules[str(row["rule"])].label if str(row["rule"]) in kb.rules else str(row["rule"]))
+    return [
+        Finding(
+            kind="not-assessed",
+            severity="info",
+            drugs=[drug],
+            summary=f"Not assessed: dose of {drug} unknown; daily-dose checks were not run.",
+            recommendation="Give the dose in mg and the number of times per day to check dose limits.",
+            because=[f"rule not assessed: {label}" for label in sorted(labels)],
+        )
+        for drug, labels in sorted(by_drug.items())
+    ]
+
+
+def _unidentified_findings(patient: PatientGraph, rows: list[Row]) -> list[Finding]:
+    findings = []
+    for name in sorted({str(row["name"]) for row in rows}):
+        close = patient.suggestions.get(name, [])
+        hint = f" Did you mean: {', '.join(close)}?" if close else ""
+        findings.append(
+            Finding(
+                kind="not-assessed",
+                severity="info",
+                drugs=[],
+                summary=f"Not assessed: medication '{name}' is not in the knowledge base; nothing about it was checked.{hint}",
+                recommendation="Check the spelling or enter the ingredient name; review this medication by hand.",
+                because=[f"input name '{name}' matched no ingredient, brand name or synonym"],
+                suggestions=close,
+            )
+        )
+    return findings
+
+
+def _by_patient(rows: Iterable[Row]) -> dict[str, list[Row]]:
+    grouped: dict[str, list[Row]] = defaultdict(list)
+    for row in rows:
+        grouped[str(row["patient"])].append(row)
+    return grouped
+
+
+def apply_rules(kb: KnowledgeBase, store: QueryStore, graph: ox.NamedNode, patients: list[PatientGraph]) -> dict[str, list[Finding]]:
+    """Run all rule and not-assessed queries once for all ``patients``; return findings per patient IRI.
+
+    Findings are sorted most severe first, then by kind, drugs and rule (deterministic).
+    """
+    findings: dict[str, list[Finding]] = {str(p.iri): [] for p in patients}
+    explainers = {str(p.iri): _Explainer(kb, p) for p in patients}
+    for name in query_files("rules", kb.root):
+        groups: dict[tuple[str, str, str], list[Row]] = defaultdict(list)
+        for row in store.select(kb.query(name), graph=graph):
+            groups[(str(row["patient"]), str(row["rule"]), str(row["key"]))].append(row)
+        for (patient, rule, _key), rows in sorted(groups.items()):
+            if rule in kb.rules and patient in findings:
+                findings[patient].append(_rule_finding(kb, rule, rows, explainers[patient]))
+
+    missing = _by_patient(store.select(kb.query("not-assessed/missing-patient-data"), graph=graph))
+    doses = _by_patient(store.select(kb.query("not-assessed/missing-dose"), graph=graph))
+    unknown = _by_patient(store.select(kb.query("not-assessed/unidentified-medication"), graph=graph))
+    for p in patients:
+        key = str(p.iri)
+        findings[key] += _missing_data_findings(kb, missing.get(key, []))
+        findings[key] += _missing_dose_findings(kb, doses.get(key, []))
+        findings[key] += _unidentified_findings(p, unknown.get(key, []))
+        findings[key] = _dedupe(findings[key])
+    return findings
+
+
+def _dedupe(findings: list[Finding]) -> list[Finding]:
+    unique = {f.model_dump_json(): f for f in findings}
+    return sorted(unique.values(), key=lambda f: (-SEVERITY_RANK[f.severity], f.kind, f.drugs, f.rule or "", f.summary))
+
+
+def classified_populations(kb: KnowledgeBase, store: QueryStore, graph: ox.NamedNode) -> dict[str, list[str]]:
+    """Patient IRI -> sorted local names of the populations it was classified into."""
+    found: dict[str, set[str]] = defaultdict(set)
+    for row in store.select(kb.query("report/patient-populations"), graph=graph):
+        found[str(row["patient"])].add(str(row["population"]).rsplit("/", 1)[-1])
+    return {key: sorted(value) for key, value in found.items()}
+
+
+def classified_drug_classes(kb: KnowledgeBase, store: QueryStore, graph: ox.NamedNode) -> dict[str, dict[str, list[str]]]:
+    """Patient IRI -> drug IRI -> sorted class IRIs the drug was classified into."""
+    found: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    for row in store.select(kb.query("report/drug-classes"), graph=graph):
+        found[str(row["patient"])][str(row["drug"])].add(str(row["class"]))
+    return {p: {d: sorted(c) for d, c in drugs.items()} for p, drugs in found.items()}

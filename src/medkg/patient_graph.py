@@ -1,0 +1,145 @@
+"""Where patient data enters the graph: a validated :class:`~medkg.patient.Patient` becomes an
+OWL individual (with medication uses and conditions) in the ontology's terms.
+
+Names are resolved against the knowledge base here; what cannot be resolved is kept (a
+medication use with only its input name; a condition in ``not_used``), never dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from rdflib import Graph, Literal, URIRef
+from rdflib.namespace import DCTERMS, OWL, RDF, XSD
+
+from .knowledge_base import KnowledgeBase
+from .names import resolve, suggest
+from .patient import Patient
+from .renal import RenalFunction, renal_function
+from .vocabulary import PATIENT, medkg_term
+
+__all__ = ["PatientGraph", "patient_graph"]
+
+
+@dataclass
+class PatientGraph:
+    """A patient as RDF plus what happened on the way in.
+
+    Attributes:
+        iri: the patient individual.
+        graph: triples describing the patient (OWL 2 RDF mapping, named individuals declared).
+        patient: the validated input.
+        renal: renal values used and their basis.
+        uses: medication-use IRI -> (input name, drug IRI or None).
+        suggestions: unidentified input name -> close known names.
+        not_used: inputs the knowledge base does not know (conditions, indications).
+        values: patient property IRI -> value as put in the graph (for explanations).
+    """
+
+    iri: URIRef
+    graph: Graph
+    patient: Patient
+    renal: RenalFunction
+    uses: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+    suggestions: dict[str, list[str]] = field(default_factory=dict)
+    not_used: list[str] = field(default_factory=list)
+    values: dict[str, object] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def _decimal(value: float) -> Literal:
+    # xsd:decimal, as the population thresholds are (OWL keeps decimal and double apart);
+    # the lexical form never uses an exponent (not allowed for xsd:decimal).
+    return Literal(format(Decimal(repr(float(value))), "f"), datatype=XSD.decimal)
+
+
+def patient_graph(patient: Patient, kb: KnowledgeBase, *, index: int = 0) -> PatientGraph:
+    """Build the RDF individual for ``patient`` (the ``index``-th of a batch).
+
+    Sex ``male`` with no pregnancy/lactation entry is recorded as not pregnant and not
+    breastfeeding (stated in the notes); every other missing value stays missing.
+    """
+    iri = PATIENT[f"p{index}"]
+    graph = Graph()
+    renal = renal_function(patient)
+    result = PatientGraph(iri, graph, patient, renal, notes=list(renal.notes))
+
+    def individual(node: URIRef, cls: URIRef) -> None:
+        graph.add((node, RDF.type, cls))
+        graph.add((node, RDF.type, OWL.NamedIndividual))
+
+    def value(term: str, literal: Literal) -> None:
+        prop = medkg_term(term)
+        graph.add((iri, prop, literal))
+        result.values[str(prop)] = literal.toPython()
+
+    individual(iri, medkg_term("Patient"))
+    graph.add((iri, DCTERMS.identifier, Literal(patient.id)))
+    if patient.age_years is not None:
+        value("ageYears", _decimal(patient.age_years))
+    if patient.sex is not None:
+        value("sex", Literal(patient.sex))
+    if patient.weight_kg is not None:
+        value("weightKg", _decimal(patient.weight_kg))
+    if patient.serum_creatinine_mg_dl is not None:
+        value("serumCreatinineMgDl", _decimal(patient.serum_creatinine_mg_dl))
+    if renal.crcl_ml_min is not None:
+        value("creatinineClearanceMlMin", _decimal(renal.crcl_ml_min))
+    if renal.egfr_ml_min_1_73m2 is not None:
+        value("egfrMlMin173", _decimal(renal.egfr_ml_min_1_73m2))
+    if patient.child_pugh is not None:
+        value("childPughClass", Literal(patient.child_pugh))
+    pregnant, breastfeeding = patient.pregnant, patient.breastfeeding
+    if patient.sex == "male":
+        if pregnant is None and breastfeeding is None:
+            result.notes.append("pregnancy and lactation taken as not applicable (sex male)")
+        pregnant = False if pregnant is None else pregnant
+        breastfeeding = False if breastfeeding is None else breastfeeding
+    if pregnant is not None:
+        value("pregnant", Literal(pregnant))
+    if breastfeeding is not None:
+        value("breastfeeding", Literal(breastfeeding))
+    if patient.dialysis is not None:
+        value("onDialysis", Literal(patient.dialysis))
+
+    for number, name in enumerate(patient.conditions):
+        condition = resolve(name, kb.condition_names)
+        if condition is None:
+            result.not_used.append(f"condition: {name}")
+            continue
+        node = URIRef(f"{iri}/condition/{number}")
+        individual(node, URIRef(condition))
+        graph.add((iri, medkg_term("hasCondition"), node))
+
+    for number, medication in enumerate(patient.medications):
+        use = URIRef(f"{iri}/medication/{number}")
+        individual(use, medkg_term("MedicationUse"))
+        graph.add((iri, medkg_term("takesMedication"), use))
+        graph.add((use, medkg_term("inputName"), Literal(medication.drug)))
+        graph.add((use, medkg_term("inputOrder"), Literal(number)))
+        drug = resolve(medication.drug, kb.drug_names)
+        result.uses[str(use)] = (medication.drug, drug)
+        if drug is None:
+            close = [kb.label(kb.drug_names[name]) for name in suggest(medication.drug, kb.drug_names)]
+            result.suggestions[medication.drug] = list(dict.fromkeys(close))
+        else:
+            graph.add((use, medkg_term("ofDrug"), URIRef(drug)))
+        if medication.dose_mg is not None:
+            graph.add((use, medkg_term("doseMg"), _decimal(medication.dose_mg)))
+        if medication.times_per_day is not None:
+            graph.add((use, medkg_term("timesPerDay"), _decimal(medication.times_per_day)))
+        if medication.indication:
+            condition = resolve(medication.indication, kb.condition_names)
+            if condition is None:
+                result.not_used.append(f"indication: {medication.indication} (for {medication.drug})")
+            else:
+                node = URIRef(f"{use}/indication")
+                individual(node, URIRef(condition))
+                graph.add((use, medkg_term("indication"), node))
+    if patient.allergies:
+        result.not_used.extend(f"allergy: {name} (allergy checks not yet in the knowledge base)" for name in patient.allergies)
+    if patient.labs is not None:
+        for lab, lab_value in patient.labs.model_dump(exclude_none=True).items():
+            result.not_used.append(f"lab: {lab} = {lab_value:g} (no lab-conditioned rules yet)")
+    return result

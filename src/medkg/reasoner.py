@@ -1,0 +1,121 @@
+"""The one place medkg calls an OWL reasoner: HermiT, through owlready2, in an isolated World.
+
+HermiT runs in a Java process (owlready2 starts one per call, about half a second before any
+work). The knowledge base is classified once per build (:mod:`medkg.build`); the ``owl`` engine
+calls :func:`classify` again with patients added.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from rdflib import Graph, URIRef
+from rdflib.namespace import OWL, RDF, RDFS
+
+__all__ = ["Classification", "ReasonerError", "classify", "reasoner_input"]
+
+_THING = str(OWL.Thing)
+_META_CLASSES = frozenset(
+    {
+        OWL.Class, OWL.ObjectProperty, OWL.DatatypeProperty, OWL.AnnotationProperty, OWL.Ontology,
+        OWL.FunctionalProperty, OWL.TransitiveProperty, OWL.SymmetricProperty, OWL.Restriction,
+        OWL.AllDifferent, OWL.NamedIndividual, RDFS.Datatype, RDFS.Class, RDF.Property, RDF.List,
+    }
+)
+
+
+class ReasonerError(RuntimeError):
+    """HermiT failed, or found the knowledge base (with its patients) inconsistent."""
+
+
+@dataclass(frozen=True)
+class Classification:
+    """What HermiT inferred: named types of individuals and named superclasses of classes.
+
+    ``types`` maps an individual IRI to every named class it belongs to (direct and inherited,
+    ``owl:Thing`` excluded); ``superclasses`` maps a named class IRI to all its named ancestors.
+    """
+
+    types: dict[str, frozenset[str]]
+    superclasses: dict[str, frozenset[str]]
+
+
+def reasoner_input(graph: Graph) -> Graph:
+    """Return the part of ``graph`` the reasoner needs: the graph without reified provenance.
+
+    ``rdf:Statement`` nodes (per-fact provenance) carry no logic and would make owlready2 treat
+    ``rdf:subject``/``rdf:object`` values as individuals, so they are left out.
+    """
+    statements = set(graph.subjects(RDF.type, RDF.Statement))
+    out = Graph()
+    for triple in graph:
+        if triple[0] not in statements:
+            out.add(triple)
+    # OWL 2 declarations: owlready2 only treats typed IRIs as individuals when declared.
+    for subject, cls in list(out.subject_objects(RDF.type)):
+        if isinstance(subject, URIRef) and cls not in _META_CLASSES:
+            out.add((subject, RDF.type, OWL.NamedIndividual))
+    return out
+
+
+def classify(graphs: Iterable[Graph], *, individuals: Iterable[str] | None = None) -> Classification:
+    """Classify the union of ``graphs`` with HermiT and return the inferred named types.
+
+    Args:
+        graphs: RDF graphs in OWL 2 RDF mapping (blank-node class expressions, no skolem IRIs).
+        individuals: IRIs whose types to report; ``None`` reports every named individual.
+
+    Raises:
+        ReasonerError: if the ontology is inconsistent or HermiT fails.
+    """
+    import owlready2
+
+    world = owlready2.World()
+    with tempfile.TemporaryDirectory(prefix="medkg-reasoner-") as tmp:
+        for number, graph in enumerate(graphs):
+            path = Path(tmp) / f"part{number}.nt"
+            graph.serialize(path, format="nt", encoding="utf-8")
+            world.get_ontology(path.as_uri()).load(format="ntriples")
+        try:
+            owlready2.sync_reasoner_hermit(world, infer_property_values=False, debug=0)
+        except owlready2.OwlReadyInconsistentOntologyError as error:
+            raise ReasonerError("the knowledge base is inconsistent (HermiT)") from error
+        except owlready2.OwlReadyJavaError as error:
+            raise ReasonerError(f"HermiT failed: {error}") from error
+
+        wanted = None if individuals is None else set(individuals)
+        types: dict[str, frozenset[str]] = {}
+        for individual in world.individuals():
+            iri = individual.iri
+            if wanted is not None and iri not in wanted:
+                continue
+            types[iri] = _named(individual.INDIRECT_is_a)
+        superclasses: dict[str, frozenset[str]] = {}
+        for owl_class in world.classes():
+            superclasses[owl_class.iri] = _named(owl_class.ancestors(include_self=False))
+        world.close()
+    return Classification(types, superclasses)
+
+
+def _named(entities: Iterable[object]) -> frozenset[str]:
+    names = set()
+    for entity in entities:
+        iri = getattr(entity, "iri", None)
+        if isinstance(iri, str) and iri != _THING:
+            names.add(iri)
+    return frozenset(names)
+
+
+def as_triples(classification: Classification) -> Graph:
+    """Materialise a classification as ``rdf:type`` and ``rdfs:subClassOf`` triples."""
+    graph = Graph()
+    for iri, classes in classification.types.items():
+        for cls in classes:
+            graph.add((URIRef(iri), RDF.type, URIRef(cls)))
+    for iri, ancestors in classification.superclasses.items():
+        for cls in ancestors:
+            graph.add((URIRef(iri), RDFS.subClassOf, URIRef(cls)))
+    return graph

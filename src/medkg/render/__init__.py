@@ -1,0 +1,1 @@
+"""Where reports are rendered: terminal text, JSON (``Report.to_json``) and Turtle."""

@@ -1,0 +1,59 @@
+"""``medkg query``: run a user's SPARQL file over the knowledge base (and a classified patient)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pyoxigraph as ox
+
+from .store import python_value
+
+__all__ = ["run_query"]
+
+
+def run_query(text: str, patient_file: Path | None, output_format: str) -> str:
+    """Run a SELECT or ASK query; return a table, CSV or SPARQL-JSON-like rows as text.
+
+    With ``patient_file``, the patient is loaded, classified by the default engine and
+    queryable together with the knowledge base.
+
+    Raises:
+        medkg.loaders.PatientInputError: for a bad patient file.
+        SyntaxError: for a query pyoxigraph cannot parse (reported as input error).
+    """
+    from rdflib import Graph
+
+    from .engines import DefaultEngine
+    from .knowledge_base import default_knowledge_base
+    from .loaders import PatientInputError, load_patient
+    from .patient_graph import patient_graph
+
+    kb = default_knowledge_base()
+    graph = patient_graph(load_patient(patient_file), kb).graph if patient_file else Graph()
+    with DefaultEngine().session(kb, graph) as (store, name):
+        try:
+            result = store.raw_query(text, graph=name)
+        except SyntaxError as error:
+            raise PatientInputError(f"query: {error}") from None
+        if isinstance(result, ox.QueryBoolean):
+            return ("true" if bool(result) else "false") + "\n"
+        if not isinstance(result, ox.QuerySolutions):
+            raise PatientInputError("query: only SELECT and ASK queries are supported here")
+        names = [variable.value for variable in result.variables]
+        rows = [[python_value(solution[name]) for name in names] for solution in result]
+    if output_format == "json":
+        return json.dumps([dict(zip(names, row, strict=True)) for row in rows], indent=2, sort_keys=True) + "\n"
+    if output_format == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(names)
+        writer.writerows(["" if v is None else v for v in row] for row in rows)
+        return buffer.getvalue()
+    cells = [names] + [["" if v is None else str(v) for v in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(names))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in cells]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(lines) + f"\n({len(rows)} rows)\n"

@@ -1,0 +1,110 @@
+"""The SPARQL store the rule queries run on: an in-memory pyoxigraph store.
+
+The knowledge base sits in the default graph; each check puts its patients in a fresh named
+graph, queries the union of both, and removes the named graph afterwards.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pyoxigraph as ox
+from rdflib import Graph
+
+__all__ = ["QueryStore", "Row", "python_value"]
+
+Row = dict[str, Any]
+
+
+def python_value(term: ox.NamedNode | ox.BlankNode | ox.Literal | None) -> Any:
+    """Convert a pyoxigraph term to a plain Python value (IRI -> str, numeric literal -> float/int)."""
+    if term is None:
+        return None
+    if isinstance(term, ox.Literal):
+        datatype = term.datatype.value
+        if datatype.endswith(("#integer", "#int", "#long", "#nonNegativeInteger")):
+            return int(term.value)
+        if datatype.endswith(("#decimal", "#double", "#float")):
+            return float(term.value)
+        if datatype.endswith("#boolean"):
+            return term.value == "true"
+        return term.value
+    return term.value
+
+
+class QueryStore:
+    """A pyoxigraph store holding one knowledge base, queried with patients added per check."""
+
+    def __init__(self) -> None:
+        self._store = ox.Store()
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_file(cls, path: Path) -> QueryStore:
+        """Load an N-Triples file into the default graph."""
+        store = cls()
+        store._store.bulk_load(path=str(path), format=ox.RdfFormat.N_TRIPLES)
+        return store
+
+    def add_graph(self, graph: Graph, *, into: ox.NamedNode | None = None) -> None:
+        """Add the triples of an rdflib graph to the default graph or a named graph."""
+        data = graph.serialize(format="nt", encoding="utf-8")
+        target = into if into is not None else ox.DefaultGraph()
+        self._store.load(data, format=ox.RdfFormat.N_TRIPLES, to_graph=target)
+
+    @contextmanager
+    def patients(self, graph: Graph) -> Iterator[ox.NamedNode]:
+        """Insert ``graph`` into a fresh named graph for the duration of the ``with`` block."""
+        name = ox.NamedNode(f"urn:uuid:{uuid.uuid4()}")
+        self.add_graph(graph, into=name)
+        try:
+            yield name
+        finally:
+            self._store.remove_graph(name)
+
+    def select(
+        self, query: str, *, graph: ox.NamedNode | None = None, bindings: Mapping[str, ox.NamedNode] | None = None
+    ) -> list[Row]:
+        """Run a SELECT over the knowledge base (plus ``graph``); return rows as dicts of Python values.
+
+        ``bindings`` substitutes variables with terms (never string formatting).
+        """
+        results = self._store.query(query, default_graph=self._graphs(graph), substitutions=self._subs(bindings))
+        assert isinstance(results, ox.QuerySolutions)
+        names = [variable.value for variable in results.variables]
+        return [{name: python_value(solution[name]) for name in names} for solution in results]
+
+    def construct(self, query: str, *, graph: ox.NamedNode | None = None) -> list[ox.Triple]:
+        """Run a CONSTRUCT over the knowledge base (plus ``graph``) and return its triples."""
+        results = self._store.query(query, default_graph=self._graphs(graph))
+        assert isinstance(results, ox.QueryTriples)
+        return list(results)
+
+    def insert(self, triples: list[ox.Triple], graph: ox.NamedNode) -> int:
+        """Insert triples into a named graph; return how many were new."""
+        new = [ox.Quad(t.subject, t.predicate, t.object, graph) for t in triples]
+        new = [quad for quad in new if quad not in self._store]
+        self._store.extend(new)
+        return len(new)
+
+    def raw_query(self, query: str, *, graph: ox.NamedNode | None = None) -> Any:
+        """Run any read-only query and return pyoxigraph's result object (for ``medkg query``)."""
+        return self._store.query(query, default_graph=self._graphs(graph))
+
+    def __len__(self) -> int:
+        return len(self._store)
+
+    @staticmethod
+    def _graphs(graph: ox.NamedNode | None) -> list[ox.NamedNode | ox.DefaultGraph]:
+        return [ox.DefaultGraph()] if graph is None else [ox.DefaultGraph(), graph]
+
+    @staticmethod
+    def _subs(bindings: Mapping[str, ox.NamedNode] | None) -> dict[ox.Variable, ox.NamedNode] | None:
+        if not bindings:
+            return None
+        return {ox.Variable(key): value for key, value in bindings.items()}

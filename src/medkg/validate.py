@@ -1,0 +1,69 @@
+"""``medkg validate``: the knowledge base's quality gates.
+
+1. HermiT: the knowledge base is consistent (a fresh build classifies it).
+2. SHACL: ``ontology/shapes.ttl`` over the compiled graph (pySHACL).
+3. Every ``queries/violations/*-violation.rq`` returns no rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from rdflib import Graph
+
+from .build import build
+from .knowledge_base import KnowledgeBase
+from .paths import resource_root
+from .queries import query_files
+from .sources import SHAPES_FILE
+
+__all__ = ["validate", "violations", "shacl_report"]
+
+
+def violations(kb: KnowledgeBase) -> dict[str, list[dict[str, object]]]:
+    """Name of each violation query -> its rows (all lists empty when the knowledge base is clean)."""
+    return {
+        name: kb.store.select(kb.query(name))
+        for name in query_files("violations", kb.root)
+        if name.endswith("-violation")
+    }
+
+
+def shacl_report(kb: KnowledgeBase) -> tuple[bool, str]:
+    """Validate the compiled graph against the SHACL shapes; return (conforms, report text)."""
+    from pyshacl import validate as shacl_validate
+
+    root = kb.root or resource_root()
+    data = Graph().parse(kb.built.compiled, format="nt")
+    shapes = Graph().parse(root / "ontology" / SHAPES_FILE, format="turtle")
+    conforms, _graph, text = shacl_validate(data, shacl_graph=shapes, inference="none", advanced=True)
+    return bool(conforms), str(text)
+
+
+def validate(root: Path | None = None, *, echo: Callable[[str], None] = print) -> int:
+    """Run every gate, print what fails through ``echo``, and return the number of problems.
+
+    Raises:
+        medkg.reasoner.ReasonerError: if HermiT finds the knowledge base inconsistent.
+    """
+    built = build(root, force=True, quiet=True)
+    echo(f"consistency (HermiT): OK ({built.folder.name})")
+    kb = KnowledgeBase(built, root)
+    problems = 0
+    conforms, text = shacl_report(kb)
+    if conforms:
+        echo("SHACL shapes: OK")
+    else:
+        problems += 1
+        echo("SHACL shapes: FAILED")
+        echo(text)
+    for name, rows in violations(kb).items():
+        if rows:
+            problems += len(rows)
+            echo(f"{name}: {len(rows)} row(s)")
+            for row in rows[:20]:
+                echo("  " + ", ".join(f"{key}={value}" for key, value in row.items()))
+        else:
+            echo(f"{name}: OK")
+    return problems

@@ -1,0 +1,43 @@
+"""Shared fixtures: one knowledge-base build per test session, in a private cache folder."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from medkg.build import build
+from medkg.knowledge_base import KnowledgeBase
+
+TESTS = Path(__file__).parent
+GOLDEN = TESTS / "golden" / "cases"
+REPO = TESTS.parent
+SAMPLES = REPO.parent / "shared" / "samples"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Build into a temporary cache so tests never touch or depend on the user's cache."""
+    cache = tmp_path_factory.mktemp("medkg-cache")
+    previous = os.environ.get("MEDKG_CACHE_DIR")
+    os.environ["MEDKG_CACHE_DIR"] = str(cache)
+    yield cache
+    if previous is None:
+        os.environ.pop("MEDKG_CACHE_DIR", None)
+    else:
+        os.environ["MEDKG_CACHE_DIR"] = previous
+
+
+@pytest.fixture(scope="session")
+def kb(_private_cache: Path) -> KnowledgeBase:
+    """The built-in knowledge base, built (HermiT) once per session."""
+    return KnowledgeBase(build(quiet=True))
+
+
+def golden_cases() -> list[tuple[str, dict[str, Any]]]:
+    """(name, case) for every golden case file, sorted by name."""
+    return [(path.stem, json.loads(path.read_text(encoding="utf-8"))) for path in sorted(GOLDEN.glob("*.json"))]

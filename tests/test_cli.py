@@ -1,0 +1,110 @@
+"""The ``medkg`` command: exit codes, formats, one-line errors, no tracebacks."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from medkg.knowledge_base import KnowledgeBase
+
+
+def medkg(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "medkg.cli", *args], capture_output=True, text=True, input=stdin, env=os.environ.copy(), timeout=300
+    )
+
+
+def test_example_reports_and_exits_1(kb: KnowledgeBase) -> None:
+    result = medkg("check", "--example", "baclofen-trazodone")
+    assert result.returncode == 1, result.stderr
+    assert "== MAJOR" in result.stdout
+    assert "does not replace, clinical judgement" in result.stdout.replace("\n", " ")
+
+
+def test_json_format_matches_schema_shape(kb: KnowledgeBase) -> None:
+    result = medkg("check", "--example", "baclofen-trazodone", "--format", "json")
+    report = json.loads(result.stdout)
+    assert report["schema_version"] == "1"
+    assert report["knowledge_base"]["sha256"] == kb.sha256
+    assert report["patient"]["renal_basis"] == "crcl-entered"
+    assert {a["drug"] for a in report["assessed"]} == {"baclofen", "trazodone"}
+    assert "disclaimer" in report
+
+
+def test_turtle_format_parses(kb: KnowledgeBase) -> None:
+    from rdflib import Graph
+
+    result = medkg("check", "--example", "baclofen-trazodone", "--format", "turtle")
+    graph = Graph().parse(data=result.stdout, format="turtle")
+    assert len(graph) > 20
+
+
+def test_quick_flags(kb: KnowledgeBase) -> None:
+    young = medkg("check", "--age", "45", "--crcl", "95", "baclofen:10x3", "trazodone:50x1", "--format", "json")
+    report = json.loads(young.stdout)
+    kinds = {(f["kind"], tuple(f["drugs"])) for f in report["findings"]}
+    assert ("additive-effect", ("baclofen", "trazodone")) in kinds
+    assert not any(kind == "dose-adjustment" for kind, _ in kinds)
+
+
+def test_max_dose_exit_code_and_values(kb: KnowledgeBase) -> None:
+    result = medkg("check", "--age", "50", "--crcl", "90", "baclofen:30x4", "--format", "json")
+    assert result.returncode == 1
+    [finding] = [f for f in json.loads(result.stdout)["findings"] if f["kind"] == "max-dose"]
+    assert any("120" in line and "80" in line for line in finding["because"])
+
+
+def test_no_major_finding_exits_0(kb: KnowledgeBase) -> None:
+    result = medkg("check", "--age", "40", "--crcl", "100", "--sex", "female", "--not-pregnant", "--not-breastfeeding",
+                   "--child-pugh", "A", "ramelteon:8x1")
+    assert result.returncode == 0, result.stdout
+
+
+@pytest.mark.parametrize(
+    ("content", "suffix"),
+    [("{not json", ".json"), ('{"medications": [{"drug": "baclofen", "dose_mg": -1}]}', ".json"), ("@prefix x", ".ttl"), ("", ".json")],
+)
+def test_bad_input_exits_2_with_one_line(tmp_path: Path, content: str, suffix: str) -> None:
+    path = tmp_path / f"patient{suffix}"
+    path.write_text(content, encoding="utf-8")
+    result = medkg("check", str(path))
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_flags_exit_2() -> None:
+    assert medkg("check", "--age", "-3", "baclofen").returncode == 2
+    assert medkg("check", "baclofen:tenx3").returncode == 2
+    assert medkg("check").returncode == 2
+
+
+def test_query_command(kb: KnowledgeBase, tmp_path: Path) -> None:
+    query = tmp_path / "q.rq"
+    query.write_text(
+        "PREFIX medkg: <https://w3id.org/medkg/ontology#>\nSELECT ?population WHERE { ?p a medkg:Patient ; a ?population . ?population medkg:isPopulation true } ORDER BY ?population",
+        encoding="utf-8",
+    )
+    from medkg.cli import EXAMPLES
+
+    result = medkg("query", str(query), "--patient", str(EXAMPLES / "baclofen-trazodone.json"), "--format", "json")
+    assert result.returncode == 0, result.stderr
+    populations = {row["population"].rsplit("/", 1)[-1] for row in json.loads(result.stdout)}
+    assert {"OlderAdult", "AgedAtLeast75", "CrClBelow30", "ChildPughB"} <= populations
+
+
+def test_schema_command() -> None:
+    schema = json.loads(medkg("schema", "patient").stdout)
+    assert "medications" in schema["required"]
+
+
+def test_help_lists_exit_codes() -> None:
+    result = medkg("check", "--help")
+    assert "Exit codes" in result.stdout
+    assert "NAME[:DOSE_MG[xTIMES_PER_DAY]]" in result.stdout

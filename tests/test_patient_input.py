@@ -1,0 +1,107 @@
+"""Patient input: typed validation, one-line errors naming the field, Turtle equals JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from medkg import PatientInputError, load_patient
+from medkg.loaders import parse_medication_arg, patient_from_turtle
+
+GOOD = {"id": "p1", "age_years": 78, "medications": [{"drug": "baclofen", "dose_mg": 10, "times_per_day": 3}]}
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"age_years": -1}, "age_years"),
+        ({"age_years": "old"}, "age_years"),
+        ({"crcl_ml_min": -5}, "crcl_ml_min"),
+        ({"child_pugh": "D"}, "child_pugh"),
+        ({"sex": "unknown"}, "sex"),
+        ({"pregnant": "maybe"}, "pregnant"),
+        ({"medications": [{"drug": ""}]}, "medications.0.drug"),
+        ({"medications": [{"drug": "baclofen", "dose_mg": -10}]}, "medications.0.dose_mg"),
+        ({"medications": [{"drug": "baclofen", "times_per_day": 0}]}, "medications.0.times_per_day"),
+        ({"medications": "baclofen"}, "medications"),
+        ({"unexpected": 1}, "unexpected"),
+        ({"conditions": [" "]}, "conditions"),
+    ],
+)
+def test_invalid_values_name_the_field(change: dict[str, object], field: str) -> None:
+    with pytest.raises(PatientInputError) as error:
+        load_patient({**GOOD, **change})
+    message = str(error.value)
+    assert field in message
+    assert "\n" not in message
+
+
+def test_missing_medications_is_an_error() -> None:
+    with pytest.raises(PatientInputError, match="medications"):
+        load_patient({"id": "x"})
+
+
+@pytest.mark.parametrize("text", ['{"age_years": NaN, "medications": []}', '{"age_years": Infinity, "medications": []}', "{not json", "[1, 2]", ""])
+def test_malformed_json_files(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "patient.json"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(PatientInputError) as error:
+        load_patient(path)
+    assert str(path) in str(error.value)
+
+
+def test_missing_file() -> None:
+    with pytest.raises(PatientInputError, match="cannot read"):
+        load_patient("/nonexistent/patient.json")
+
+
+def test_turtle_patient_equals_json_patient() -> None:
+    turtle = """
+    @prefix medkg: <https://w3id.org/medkg/ontology#> .
+    @prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+    @prefix dcterms: <http://purl.org/dc/terms/> .
+    <urn:example:p1> a medkg:Patient ; dcterms:identifier "p1" ; medkg:ageYears 78 ; medkg:creatinineClearanceMlMin 25 ;
+        medkg:childPughClass "B" ; medkg:hasCondition [ rdfs:label "insomnia" ] ;
+        medkg:takesMedication [ medkg:inputName "baclofen" ; medkg:inputOrder 0 ; medkg:doseMg 10 ; medkg:timesPerDay 3 ] ,
+                              [ medkg:inputName "trazodone" ; medkg:inputOrder 1 ; medkg:doseMg 50 ; medkg:timesPerDay 1 ;
+                                medkg:indication [ rdfs:label "insomnia" ] ] .
+    """
+    expected = load_patient({"id": "p1", "age_years": 78, "crcl_ml_min": 25, "child_pugh": "B", "conditions": ["insomnia"],
+                             "medications": [{"drug": "baclofen", "dose_mg": 10, "times_per_day": 3},
+                                             {"drug": "trazodone", "dose_mg": 50, "times_per_day": 1, "indication": "insomnia"}]})
+    assert patient_from_turtle(turtle) == expected
+
+
+def test_turtle_syntax_error_is_one_line() -> None:
+    with pytest.raises(PatientInputError, match="not valid Turtle"):
+        patient_from_turtle("this is not turtle")
+
+
+@pytest.mark.parametrize(
+    ("arg", "expected"),
+    [
+        ("baclofen", {"drug": "baclofen"}),
+        ("baclofen:10", {"drug": "baclofen", "dose_mg": 10.0}),
+        ("baclofen:10x3", {"drug": "baclofen", "dose_mg": 10.0, "times_per_day": 3.0}),
+        ("baclofen:10mgx3", {"drug": "baclofen", "dose_mg": 10.0, "times_per_day": 3.0}),
+        ("methotrexate:15x1/7", {"drug": "methotrexate", "dose_mg": 15.0, "times_per_day": 1 / 7}),
+    ],
+)
+def test_cli_medication_syntax(arg: str, expected: dict[str, object]) -> None:
+    assert parse_medication_arg(arg) == expected
+
+
+@pytest.mark.parametrize("arg", ["baclofen:ten", "baclofen:10xthree", "baclofen:10x1/0", "baclofen:nan"])
+def test_unparseable_cli_dose_is_an_error(arg: str) -> None:
+    with pytest.raises(PatientInputError):
+        parse_medication_arg(arg)
+
+
+def test_example_patient_is_valid() -> None:
+    from medkg.cli import EXAMPLES
+
+    for path in EXAMPLES.glob("*.json"):
+        assert load_patient(path).medications, path
+        json.loads(path.read_text(encoding="utf-8"))

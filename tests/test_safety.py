@@ -1,0 +1,117 @@
+"""Safety properties: nothing dropped, order and names never change findings, deterministic output."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from medkg import check, load_patient
+from medkg.knowledge_base import KnowledgeBase
+
+BASE: dict[str, Any] = {
+    "id": "p1", "age_years": 78, "sex": "female", "weight_kg": 60, "crcl_ml_min": 25, "child_pugh": "B",
+    "pregnant": False, "breastfeeding": False, "conditions": ["multiple sclerosis", "depression", "insomnia"],
+    "medications": [
+        {"drug": "baclofen", "dose_mg": 10, "times_per_day": 3, "indication": "spasticity"},
+        {"drug": "trazodone", "dose_mg": 50, "times_per_day": 1, "indication": "insomnia"},
+        {"drug": "sertraline", "dose_mg": 50, "times_per_day": 1, "indication": "depression"},
+        {"drug": "oxycodone", "dose_mg": 5, "times_per_day": 4},
+    ],
+}
+
+
+def _with(**changes: Any) -> dict[str, Any]:
+    return {**BASE, **changes}
+
+
+def test_medication_order_never_changes_findings(kb: KnowledgeBase) -> None:
+    forward = check(load_patient(BASE), kb=kb)
+    backward = check(load_patient(_with(medications=BASE["medications"][::-1])), kb=kb)
+    assert forward.findings == backward.findings
+    assert forward.findings, "the fixture must produce findings for this test to mean anything"
+
+
+def test_brand_names_give_the_same_findings_as_ingredients(kb: KnowledgeBase) -> None:
+    brands = {"baclofen": "Lioresal", "trazodone": "DESYREL", "sertraline": "Zoloft", "oxycodone": "OxyContin"}
+    branded = [{**m, "drug": brands[m["drug"]]} for m in BASE["medications"]]
+    generic = check(load_patient(BASE), kb=kb)
+    brand = check(load_patient(_with(medications=branded)), kb=kb)
+    assert brand.findings == generic.findings
+    assert [(a.input, a.drug) for a in brand.assessed] == [
+        ("Lioresal", "baclofen"), ("OxyContin", "oxycodone"), ("Zoloft", "sertraline"), ("DESYREL", "trazodone")
+    ]
+
+
+def test_every_brand_and_synonym_resolves_to_its_ingredient(kb: KnowledgeBase) -> None:
+    for name, iri in kb.drug_names.items():
+        report = check(load_patient({"medications": [{"drug": name.upper()}]}), kb=kb)
+        assert [a.iri for a in report.assessed] == [iri], name
+
+
+def test_unknown_drug_is_not_assessed_with_suggestion_and_exit_1(kb: KnowledgeBase) -> None:
+    report = check(load_patient({"age_years": 50, "crcl_ml_min": 90, "medications": [{"drug": "bacloffen"}]}), kb=kb)
+    [finding] = [f for f in report.findings if f.kind == "not-assessed" and f.suggestions is not None]
+    assert "bacloffen" in finding.summary
+    assert finding.suggestions == ["baclofen"]
+    assert report.exit_code == 1
+    assert report.assessed == []
+
+
+def test_first_word_of_a_name_is_not_enough(kb: KnowledgeBase) -> None:
+    """A longer text is not matched on its first word (public reports of checkers doing so)."""
+    report = check(load_patient({"medications": [{"drug": "baclofen extra strength unknown product"}]}), kb=kb)
+    assert report.assessed == []
+    assert report.exit_code == 1
+
+
+def test_missing_renal_function_is_reported_not_assumed(kb: KnowledgeBase) -> None:
+    report = check(load_patient({"age_years": 78, "medications": [{"drug": "baclofen", "dose_mg": 10, "times_per_day": 3}]}), kb=kb)
+    assert report.patient.renal_basis == "none"
+    missing = [f for f in report.findings if f.kind == "not-assessed" and "renal function" in f.summary]
+    assert missing and missing[0].drugs == ["baclofen"]
+    assert not any(f.kind == "dose-adjustment" and f.drugs == ["baclofen"] for f in report.findings)
+
+
+def test_missing_dose_is_reported(kb: KnowledgeBase) -> None:
+    report = check(load_patient({"age_years": 50, "crcl_ml_min": 90, "medications": [{"drug": "baclofen"}]}), kb=kb)
+    assert any(f.kind == "not-assessed" and f.drugs == ["baclofen"] and "dose" in f.summary for f in report.findings)
+
+
+def test_same_ingredient_twice_is_duplicate_therapy_not_an_error(kb: KnowledgeBase) -> None:
+    report = check(load_patient({"medications": [{"drug": "baclofen"}, {"drug": "Lioresal"}]}), kb=kb)
+    assert any(f.kind == "duplicate-therapy" and f.drugs == ["baclofen"] for f in report.findings)
+    assert len(report.assessed) == 2
+
+
+def test_a_single_drug_never_yields_an_interaction(kb: KnowledgeBase) -> None:
+    for name in sorted(set(kb.drug_names.values())):
+        report = check(load_patient({"age_years": 70, "medications": [{"drug": kb.label(name)}]}), kb=kb)
+        assert not [f for f in report.findings if f.kind in {"interaction", "additive-effect"}], name
+
+
+def test_unknown_conditions_and_indications_are_listed_not_dropped(kb: KnowledgeBase) -> None:
+    report = check(load_patient({"conditions": ["gout of the left toe"],
+                                 "medications": [{"drug": "baclofen", "indication": "hiccups of unknown cause"}]}), kb=kb)
+    assert "condition: gout of the left toe" in report.not_used
+    assert any("hiccups of unknown cause" in item for item in report.not_used)
+
+
+def test_json_output_is_byte_identical_across_runs(kb: KnowledgeBase) -> None:
+    first = check(load_patient(BASE), kb=kb).to_json()
+    second = check(load_patient(BASE), kb=kb).to_json()
+    assert first == second
+    assert kb.sha256 in first
+
+
+def test_every_report_carries_the_disclaimer(kb: KnowledgeBase) -> None:
+    report = check(load_patient({"medications": [{"drug": "baclofen"}]}), kb=kb)
+    assert "does not replace, clinical judgement" in report.disclaimer
+    assert "does not replace, clinical judgement" in report.to_json()
+
+
+def test_every_finding_names_a_source_and_a_reason(kb: KnowledgeBase) -> None:
+    report = check(load_patient(BASE), kb=kb)
+    for finding in report.findings:
+        if finding.kind != "not-assessed":
+            assert finding.sources, finding.summary
+            assert finding.rule, finding.summary
+        assert finding.because or finding.kind in {"warning", "monitoring"}, finding.summary
