@@ -15,7 +15,13 @@ from medkg.knowledge_base import KnowledgeBase
 
 def medkg(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "medkg.cli", *args], capture_output=True, text=True, input=stdin, env=os.environ.copy(), timeout=300
+        [sys.executable, "-m", "medkg.cli", *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        input=stdin,
+        env=os.environ.copy(),
+        timeout=300,
     )
 
 
@@ -60,14 +66,31 @@ def test_max_dose_exit_code_and_values(kb: KnowledgeBase) -> None:
 
 
 def test_no_major_finding_exits_0(kb: KnowledgeBase) -> None:
-    result = medkg("check", "--age", "40", "--crcl", "100", "--sex", "female", "--not-pregnant", "--not-breastfeeding",
-                   "--child-pugh", "A", "ramelteon:8x1")
+    result = medkg(
+        "check",
+        "--age",
+        "40",
+        "--crcl",
+        "100",
+        "--sex",
+        "female",
+        "--not-pregnant",
+        "--not-breastfeeding",
+        "--child-pugh",
+        "A",
+        "ramelteon:8x1",
+    )
     assert result.returncode == 0, result.stdout
 
 
 @pytest.mark.parametrize(
     ("content", "suffix"),
-    [("{not json", ".json"), ('{"medications": [{"drug": "baclofen", "dose_mg": -1}]}', ".json"), ("@prefix x", ".ttl"), ("", ".json")],
+    [
+        ("{not json", ".json"),
+        ('{"medications": [{"drug": "baclofen", "dose_mg": -1}]}', ".json"),
+        ("@prefix x", ".ttl"),
+        ("", ".json"),
+    ],
 )
 def test_bad_input_exits_2_with_one_line(tmp_path: Path, content: str, suffix: str) -> None:
     path = tmp_path / f"patient{suffix}"

@@ -8,25 +8,46 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
-from conftest import golden_cases
 
+from conftest import golden_cases
 from medkg import check, load_patient
 from medkg.build import build
 from medkg.check import classify_patients
 from medkg.knowledge_base import KnowledgeBase
-from medkg.patient import Patient
 from medkg.paths import RESOURCE_DIRS, resource_root
+from medkg.patient import Patient
 
-EDGE_CASES = [
+EDGE_CASES: list[dict[str, Any]] = [
     # exactly on thresholds: 65 years (>= 65), CrCl 30 (not < 30), eGFR 60 (not < 60)
-    {"id": "edge-65", "age_years": 65, "crcl_ml_min": 30, "egfr_ml_min_1_73m2": 60, "medications": [{"drug": "baclofen"}]},
+    {
+        "id": "edge-65",
+        "age_years": 65,
+        "crcl_ml_min": 30,
+        "egfr_ml_min_1_73m2": 60,
+        "medications": [{"drug": "baclofen"}],
+    },
     {"id": "edge-64.9", "age_years": 64.9, "crcl_ml_min": 29.9, "medications": [{"drug": "trazodone"}]},
-    {"id": "cg", "age_years": 80, "sex": "male", "weight_kg": 70, "serum_creatinine_mg_dl": 2.0, "child_pugh": "C",
-     "medications": [{"drug": "baclofen"}, {"drug": "oxycodone"}]},
-    {"id": "copd-pregnant", "age_years": 30, "sex": "female", "pregnant": True, "breastfeeding": False,
-     "conditions": ["copd", "obstructive sleep apnea"], "medications": [{"drug": "zolpidem"}, {"drug": "lorazepam"}]},
+    {
+        "id": "cg",
+        "age_years": 80,
+        "sex": "male",
+        "weight_kg": 70,
+        "serum_creatinine_mg_dl": 2.0,
+        "child_pugh": "C",
+        "medications": [{"drug": "baclofen"}, {"drug": "oxycodone"}],
+    },
+    {
+        "id": "copd-pregnant",
+        "age_years": 30,
+        "sex": "female",
+        "pregnant": True,
+        "breastfeeding": False,
+        "conditions": ["copd", "obstructive sleep apnea"],
+        "medications": [{"drug": "zolpidem"}, {"drug": "lorazepam"}],
+    },
     {"id": "empty-data", "medications": [{"drug": "baclofen"}, {"drug": "no-such-drug"}]},
 ]
 
@@ -69,8 +90,14 @@ def test_threshold_mutation_changes_both_engines(tmp_path: Path) -> None:
     populations.write_text(text.replace(original, original.replace('"65"', '"80"')), encoding="utf-8")
     mutated = KnowledgeBase(build(root, tmp_path / "cache", quiet=True), root)
 
-    patient = load_patient({"id": "p78", "age_years": 78, "crcl_ml_min": 80,
-                            "medications": [{"drug": "trazodone", "dose_mg": 50, "times_per_day": 1}]})
+    patient = load_patient(
+        {
+            "id": "p78",
+            "age_years": 78,
+            "crcl_ml_min": 80,
+            "medications": [{"drug": "trazodone", "dose_mg": 50, "times_per_day": 1}],
+        }
+    )
     for engine in ("default", "owl"):
         report = check(patient, engine=engine, kb=mutated)
         assert "OlderAdult" not in report.patient.populations, engine

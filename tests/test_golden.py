@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import golden_cases
 
+from conftest import golden_cases
 from medkg import check, check_many, load_patient
 from medkg.knowledge_base import KnowledgeBase
 from medkg.report import Finding, Report
@@ -15,7 +15,9 @@ CASES = golden_cases()
 
 
 def _text(finding: Finding) -> str:
-    return " ".join([finding.title, finding.summary, finding.recommendation, *finding.because, *(finding.alternatives or [])]).casefold()
+    return " ".join(
+        [finding.title, finding.summary, finding.recommendation, *finding.because, *(finding.alternatives or [])]
+    ).casefold()
 
 
 def _matches(finding: Finding, expected: dict[str, Any]) -> bool:
@@ -34,7 +36,9 @@ def _describe(report: Report) -> str:
 
 def assert_case(report: Report, case: dict[str, Any]) -> None:
     for expected in case["expect"]:
-        assert any(_matches(f, expected) for f in report.findings), f"missing {expected}\nreported:\n{_describe(report)}"
+        assert any(_matches(f, expected) for f in report.findings), (
+            f"missing {expected}\nreported:\n{_describe(report)}"
+        )
     for absent in case.get("expect_absent", []):
         hits = [f for f in report.findings if _matches(f, absent)]
         assert not hits, f"unexpected {absent}: {[h.summary for h in hits]}"

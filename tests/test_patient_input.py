@@ -43,7 +43,10 @@ def test_missing_medications_is_an_error() -> None:
         load_patient({"id": "x"})
 
 
-@pytest.mark.parametrize("text", ['{"age_years": NaN, "medications": []}', '{"age_years": Infinity, "medications": []}', "{not json", "[1, 2]", ""])
+@pytest.mark.parametrize(
+    "text",
+    ['{"age_years": NaN, "medications": []}', '{"age_years": Infinity, "medications": []}', "{not json", "[1, 2]", ""],
+)
 def test_malformed_json_files(tmp_path: Path, text: str) -> None:
     path = tmp_path / "patient.json"
     path.write_text(text, encoding="utf-8")
@@ -68,9 +71,19 @@ def test_turtle_patient_equals_json_patient() -> None:
                               [ medkg:inputName "trazodone" ; medkg:inputOrder 1 ; medkg:doseMg 50 ; medkg:timesPerDay 1 ;
                                 medkg:indication [ rdfs:label "insomnia" ] ] .
     """
-    expected = load_patient({"id": "p1", "age_years": 78, "crcl_ml_min": 25, "child_pugh": "B", "conditions": ["insomnia"],
-                             "medications": [{"drug": "baclofen", "dose_mg": 10, "times_per_day": 3},
-                                             {"drug": "trazodone", "dose_mg": 50, "times_per_day": 1, "indication": "insomnia"}]})
+    expected = load_patient(
+        {
+            "id": "p1",
+            "age_years": 78,
+            "crcl_ml_min": 25,
+            "child_pugh": "B",
+            "conditions": ["insomnia"],
+            "medications": [
+                {"drug": "baclofen", "dose_mg": 10, "times_per_day": 3},
+                {"drug": "trazodone", "dose_mg": 50, "times_per_day": 1, "indication": "insomnia"},
+            ],
+        }
+    )
     assert patient_from_turtle(turtle) == expected
 
 

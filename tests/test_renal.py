@@ -11,12 +11,16 @@ from medkg.renal import cockcroft_gault, renal_function
 def test_cockcroft_gault_female() -> None:
     # ../shared/samples/SOURCES.md, F3: 70-year-old woman, 74.6 kg, creatinine 2.59 mg/dL -> CrCl about 24 mL/min.
     # (140 - 70) x 74.6 / (72 x 2.59) x 0.85 = 23.8
-    assert cockcroft_gault(age_years=70, weight_kg=74.6, serum_creatinine_mg_dl=2.59, female=True) == pytest.approx(23.8, abs=0.05)
+    assert cockcroft_gault(age_years=70, weight_kg=74.6, serum_creatinine_mg_dl=2.59, female=True) == pytest.approx(
+        23.8, abs=0.05
+    )
 
 
 def test_cockcroft_gault_male() -> None:
     # Cockcroft & Gault 1976: (140 - age) x weight / (72 x SCr); 80 y, 70 kg, SCr 2.0 -> 29.2 mL/min
-    assert cockcroft_gault(age_years=80, weight_kg=70, serum_creatinine_mg_dl=2.0, female=False) == pytest.approx(29.17, abs=0.01)
+    assert cockcroft_gault(age_years=80, weight_kg=70, serum_creatinine_mg_dl=2.0, female=False) == pytest.approx(
+        29.17, abs=0.01
+    )
 
 
 def test_cockcroft_gault_rejects_zero_creatinine() -> None:
@@ -25,15 +29,30 @@ def test_cockcroft_gault_rejects_zero_creatinine() -> None:
 
 
 def test_entered_crcl_wins() -> None:
-    patient = load_patient({"age_years": 70, "sex": "female", "weight_kg": 74.6, "serum_creatinine_mg_dl": 2.59,
-                            "crcl_ml_min": 50, "medications": [{"drug": "baclofen"}]})
+    patient = load_patient(
+        {
+            "age_years": 70,
+            "sex": "female",
+            "weight_kg": 74.6,
+            "serum_creatinine_mg_dl": 2.59,
+            "crcl_ml_min": 50,
+            "medications": [{"drug": "baclofen"}],
+        }
+    )
     renal = renal_function(patient)
     assert (renal.crcl_ml_min, renal.basis) == (50, "crcl-entered")
 
 
 def test_cockcroft_gault_used_and_stated() -> None:
-    patient = load_patient({"age_years": 70, "sex": "female", "weight_kg": 74.6, "serum_creatinine_mg_dl": 2.59,
-                            "medications": [{"drug": "baclofen"}]})
+    patient = load_patient(
+        {
+            "age_years": 70,
+            "sex": "female",
+            "weight_kg": 74.6,
+            "serum_creatinine_mg_dl": 2.59,
+            "medications": [{"drug": "baclofen"}],
+        }
+    )
     renal = renal_function(patient)
     assert renal.basis == "crcl-cockcroft-gault"
     assert renal.crcl_ml_min == pytest.approx(23.8, abs=0.05)

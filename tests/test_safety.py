@@ -8,8 +8,15 @@ from medkg import check, load_patient
 from medkg.knowledge_base import KnowledgeBase
 
 BASE: dict[str, Any] = {
-    "id": "p1", "age_years": 78, "sex": "female", "weight_kg": 60, "crcl_ml_min": 25, "child_pugh": "B",
-    "pregnant": False, "breastfeeding": False, "conditions": ["multiple sclerosis", "depression", "insomnia"],
+    "id": "p1",
+    "age_years": 78,
+    "sex": "female",
+    "weight_kg": 60,
+    "crcl_ml_min": 25,
+    "child_pugh": "B",
+    "pregnant": False,
+    "breastfeeding": False,
+    "conditions": ["multiple sclerosis", "depression", "insomnia"],
     "medications": [
         {"drug": "baclofen", "dose_mg": 10, "times_per_day": 3, "indication": "spasticity"},
         {"drug": "trazodone", "dose_mg": 50, "times_per_day": 1, "indication": "insomnia"},
@@ -37,7 +44,10 @@ def test_brand_names_give_the_same_findings_as_ingredients(kb: KnowledgeBase) ->
     brand = check(load_patient(_with(medications=branded)), kb=kb)
     assert brand.findings == generic.findings
     assert [(a.input, a.drug) for a in brand.assessed] == [
-        ("Lioresal", "baclofen"), ("OxyContin", "oxycodone"), ("Zoloft", "sertraline"), ("DESYREL", "trazodone")
+        ("Lioresal", "baclofen"),
+        ("OxyContin", "oxycodone"),
+        ("Zoloft", "sertraline"),
+        ("DESYREL", "trazodone"),
     ]
 
 
@@ -64,7 +74,9 @@ def test_first_word_of_a_name_is_not_enough(kb: KnowledgeBase) -> None:
 
 
 def test_missing_renal_function_is_reported_not_assumed(kb: KnowledgeBase) -> None:
-    report = check(load_patient({"age_years": 78, "medications": [{"drug": "baclofen", "dose_mg": 10, "times_per_day": 3}]}), kb=kb)
+    report = check(
+        load_patient({"age_years": 78, "medications": [{"drug": "baclofen", "dose_mg": 10, "times_per_day": 3}]}), kb=kb
+    )
     assert report.patient.renal_basis == "none"
     missing = [f for f in report.findings if f.kind == "not-assessed" and "renal function" in f.summary]
     assert missing and missing[0].drugs == ["baclofen"]
@@ -89,8 +101,15 @@ def test_a_single_drug_never_yields_an_interaction(kb: KnowledgeBase) -> None:
 
 
 def test_unknown_conditions_and_indications_are_listed_not_dropped(kb: KnowledgeBase) -> None:
-    report = check(load_patient({"conditions": ["gout of the left toe"],
-                                 "medications": [{"drug": "baclofen", "indication": "hiccups of unknown cause"}]}), kb=kb)
+    report = check(
+        load_patient(
+            {
+                "conditions": ["gout of the left toe"],
+                "medications": [{"drug": "baclofen", "indication": "hiccups of unknown cause"}],
+            }
+        ),
+        kb=kb,
+    )
     assert "condition: gout of the left toe" in report.not_used
     assert any("hiccups of unknown cause" in item for item in report.not_used)
 

@@ -12,21 +12,21 @@ medkg supports, and does not replace, clinical judgement.
 
 __version__ = "0.1.0"
 
-from .check import check, check_many  # noqa: E402
-from .loaders import PatientInputError, load_patient  # noqa: E402
-from .patient import Medication, Patient  # noqa: E402
-from .render.text import render_text  # noqa: E402
-from .report import Finding, Report  # noqa: E402
+from .check import check, check_many
+from .loaders import PatientInputError, load_patient
+from .patient import Medication, Patient
+from .render.text import render_text
+from .report import Finding, Report
 
 __all__ = [
+    "Finding",
+    "Medication",
+    "Patient",
+    "PatientInputError",
+    "Report",
     "__version__",
     "check",
     "check_many",
     "load_patient",
-    "PatientInputError",
-    "Patient",
-    "Medication",
-    "Report",
-    "Finding",
     "render_text",
 ]

@@ -53,7 +53,9 @@ def _target(sources: SourceSet, cache: Path) -> Path:
     return cache / sources.sha256[:24]
 
 
-def build(root: Path | None = None, cache: Path | None = None, *, force: bool = False, quiet: bool = False) -> BuiltKnowledgeBase:
+def build(
+    root: Path | None = None, cache: Path | None = None, *, force: bool = False, quiet: bool = False
+) -> BuiltKnowledgeBase:
     """Compile the knowledge base under ``root`` into ``cache`` and return where it is.
 
     Args:

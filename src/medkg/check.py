@@ -15,7 +15,7 @@ from .patient import Patient, plausibility_notes
 from .patient_graph import PatientGraph, patient_graph
 from .report import AssessedDrug, Finding, KnowledgeBaseRef, PatientSummary, Report
 
-__all__ = ["check", "check_many", "Classified", "classify_patients"]
+__all__ = ["Classified", "check", "check_many", "classify_patients"]
 
 
 def check(patient: Patient, *, engine: str = "default", kb: KnowledgeBase | None = None) -> Report:
@@ -33,7 +33,9 @@ def check(patient: Patient, *, engine: str = "default", kb: KnowledgeBase | None
     return check_many([patient], engine=engine, kb=kb)[0]
 
 
-def check_many(patients: Sequence[Patient], *, engine: str = "default", kb: KnowledgeBase | None = None) -> list[Report]:
+def check_many(
+    patients: Sequence[Patient], *, engine: str = "default", kb: KnowledgeBase | None = None
+) -> list[Report]:
     """Check several patients together (one classification and one run of each query); reports in input order."""
     kb = kb or default_knowledge_base()
     graphs, union = _patient_graphs(patients, kb)
@@ -52,7 +54,9 @@ def _patient_graphs(patients: Sequence[Patient], kb: KnowledgeBase) -> tuple[lis
     return graphs, union
 
 
-def _report(kb: KnowledgeBase, pg: PatientGraph, findings: list[Finding], populations: list[str], engine: str) -> Report:
+def _report(
+    kb: KnowledgeBase, pg: PatientGraph, findings: list[Finding], populations: list[str], engine: str
+) -> Report:
     assessed = [
         AssessedDrug(input=name, drug=kb.label(iri), iri=iri, curation_level=kb.curation.get(iri))
         for name, iri in pg.uses.values()
@@ -90,7 +94,9 @@ class Classified:
     drug_classes: dict[str, dict[str, list[str]]]
 
 
-def classify_patients(patients: Sequence[Patient], *, engine: str = "default", kb: KnowledgeBase | None = None) -> Classified:
+def classify_patients(
+    patients: Sequence[Patient], *, engine: str = "default", kb: KnowledgeBase | None = None
+) -> Classified:
     """Classify ``patients`` with ``engine`` and return the classifications (for engine contract tests)."""
     kb = kb or default_knowledge_base()
     graphs, union = _patient_graphs(patients, kb)

@@ -89,9 +89,16 @@ def _examples() -> list[str]:
 @click.option("--breastfeeding/--not-breastfeeding", default=None, help="Lactation status (unknown if not given).")
 @click.option("--dialysis/--no-dialysis", default=None, help="On dialysis.")
 @click.option("--condition", "conditions", multiple=True, help="A condition (repeatable), e.g. --condition copd.")
-@click.option("--engine", type=click.Choice(["default", "owl"]), default="default", show_default=True,
-              help="default: SPARQL over the build-time classified KB; owl: HermiT classifies KB and patient.")
-@click.option("--format", "output_format", type=click.Choice(["text", "json", "turtle"]), default="text", show_default=True)
+@click.option(
+    "--engine",
+    type=click.Choice(["default", "owl"]),
+    default="default",
+    show_default=True,
+    help="default: SPARQL over the build-time classified KB; owl: HermiT classifies KB and patient.",
+)
+@click.option(
+    "--format", "output_format", type=click.Choice(["text", "json", "turtle"]), default="text", show_default=True
+)
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the report to this file.")
 @_guarded
 def check(
@@ -124,9 +131,16 @@ def check(
     from .render.turtle import render_turtle
 
     flags = {
-        "age_years": age, "sex": sex, "weight_kg": weight, "serum_creatinine_mg_dl": scr, "crcl_ml_min": crcl,
-        "egfr_ml_min_1_73m2": egfr, "child_pugh": child_pugh, "pregnant": pregnant,
-        "breastfeeding": breastfeeding, "dialysis": dialysis,
+        "age_years": age,
+        "sex": sex,
+        "weight_kg": weight,
+        "serum_creatinine_mg_dl": scr,
+        "crcl_ml_min": crcl,
+        "egfr_ml_min_1_73m2": egfr,
+        "child_pugh": child_pugh,
+        "pregnant": pregnant,
+        "breastfeeding": breastfeeding,
+        "dialysis": dialysis,
     }
     given = {key: value for key, value in flags.items() if value is not None}
     files = [item for item in inputs if item.lower().endswith((".json", ".ttl", ".turtle"))]
@@ -175,7 +189,7 @@ def validate() -> None:
     """Check the knowledge base: HermiT consistency, SHACL shapes, every *-violation.rq empty."""
     from .validate import validate as run_validate
 
-    problems = run_validate(echo=lambda line: click.echo(line))
+    problems = run_validate(echo=click.echo)
     if problems:
         click.echo(f"medkg validate: {problems} problem(s)", err=True)
         sys.exit(EXIT_FINDINGS)
@@ -184,9 +198,15 @@ def validate() -> None:
 
 @main.command(epilog=_EPILOG)
 @click.argument("query_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--patient", "patient_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Add this patient (classified by the default engine) to the graph queried.")
-@click.option("--format", "output_format", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@click.option(
+    "--patient",
+    "patient_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Add this patient (classified by the default engine) to the graph queried.",
+)
+@click.option(
+    "--format", "output_format", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True
+)
 @_guarded
 def query(query_file: Path, patient_file: Path | None, output_format: str) -> None:
     """Run a SPARQL SELECT/ASK file over the knowledge base (+ a classified patient)."""

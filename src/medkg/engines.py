@@ -23,7 +23,7 @@ from .queries import query_files
 from .reasoner import as_triples, classify
 from .store import QueryStore
 
-__all__ = ["Engine", "DefaultEngine", "OwlEngine", "ENGINES", "get_engine"]
+__all__ = ["ENGINES", "DefaultEngine", "Engine", "OwlEngine", "get_engine"]
 
 #: A classification query that keeps adding triples after this many rounds is a loop.
 _MAX_ROUNDS = 20
@@ -46,6 +46,7 @@ class DefaultEngine:
 
     @contextmanager
     def session(self, kb: KnowledgeBase, patients: Graph) -> Iterator[tuple[QueryStore, ox.NamedNode]]:
+        """Insert ``patients`` into the shared store and classify them by SPARQL to a fixpoint."""
         store = kb.store
         with store.patients(patients) as graph:
             queries = [kb.query(name) for name in query_files("classify", kb.root)]
@@ -70,6 +71,7 @@ class OwlEngine:
 
     @contextmanager
     def session(self, kb: KnowledgeBase, patients: Graph) -> Iterator[tuple[QueryStore, ox.NamedNode]]:
+        """Classify knowledge base and ``patients`` with HermiT; query a fresh store of the results."""
         kb_graph = _reasoner_graph(kb.built.reasoner_input)
         inferred = as_triples(classify([kb_graph, patients]))
         store = QueryStore.from_file(kb.built.reasoner_input)

@@ -1,5 +1,7 @@
-"""Where rules are applied: run every query in ``queries/rules/`` and ``queries/not-assessed/``
-over the classified patients and turn the rows into :class:`~medkg.report.Finding` objects.
+"""Where rules are applied: rule and not-assessed queries run, rows become findings.
+
+Every query in ``queries/rules/`` and ``queries/not-assessed/`` runs over the classified
+patients; the rows become :class:`~medkg.report.Finding` objects.
 
 Rows are grouped by (patient, rule, key): one finding per group. The ``because`` lines are
 built from what the rows bind (the drug and the class it matched through, the populations
@@ -20,7 +22,7 @@ from .queries import query_files
 from .report import SEVERITY_RANK, Finding, SourceRef
 from .store import QueryStore, Row
 
-__all__ = ["apply_rules", "classified_populations", "classified_drug_classes"]
+__all__ = ["apply_rules", "classified_drug_classes", "classified_populations"]
 
 _FACET_SYMBOL = {
     "http://www.w3.org/2001/XMLSchema#minInclusive": ">=",
@@ -123,9 +125,7 @@ def _rule_finding(kb: KnowledgeBase, rule_iri: str, rows: list[Row], explain: _E
             roles[str(row["role"])].add(kb.label(str(row["drug"])))
     citations = rule.citations
     evidence = "; ".join(dict.fromkeys(c.evidence for c in citations if c.evidence)) or None
-    alternatives = [
-        alt.label + (f" ({alt.note})" if alt.note else "") for alt in rule.alternatives
-    ] or None
+    alternatives = [alt.label + (f" ({alt.note})" if alt.note else "") for alt in rule.alternatives] or None
     because = _because(rows, explain)
     if any(c.uncertain for c in citations):
         because.append("some facts of this rule are marked uncertain in the knowledge base: see sources")
@@ -154,7 +154,9 @@ def _missing_data_findings(kb: KnowledgeBase, rows: list[Row]) -> list[Finding]:
     findings = []
     for domain, group in sorted(by_domain.items()):
         drugs = sorted({kb.label(str(row["drug"])) for row in group})
-        properties = sorted({kb.properties[str(row["property"])].label for row in group if str(row["property"]) in kb.properties})
+        properties = sorted(
+            {kb.properties[str(row["property"])].label for row in group if str(row["property"]) in kb.properties}
+        )
         rules = sorted({kb.rules[str(row["rule"])].label for row in group if str(row["rule"]) in kb.rules})
         findings.append(
             Finding(
@@ -172,7 +174,9 @@ def _missing_data_findings(kb: KnowledgeBase, rows: list[Row]) -> list[Finding]:
 def _missing_dose_findings(kb: KnowledgeBase, rows: list[Row]) -> list[Finding]:
     by_drug: dict[str, set[str]] = defaultdict(set)
     for row in rows:
-        by_drug[kb.label(str(row["drug"]))].add(kb.rules[str(row["rule"])].label if str(row["rule"]) in kb.rules else str(row["rule"]))
+        by_drug[kb.label(str(row["drug"]))].add(
+            kb.rules[str(row["rule"])].label if str(row["rule"]) in kb.rules else str(row["rule"])
+        )
     return [
         Finding(
             kind="not-assessed",
@@ -212,7 +216,9 @@ def _by_patient(rows: Iterable[Row]) -> dict[str, list[Row]]:
     return grouped
 
 
-def apply_rules(kb: KnowledgeBase, store: QueryStore, graph: ox.NamedNode, patients: list[PatientGraph]) -> dict[str, list[Finding]]:
+def apply_rules(
+    kb: KnowledgeBase, store: QueryStore, graph: ox.NamedNode, patients: list[PatientGraph]
+) -> dict[str, list[Finding]]:
     """Run all rule and not-assessed queries once for all ``patients``; return findings per patient IRI.
 
     Findings are sorted most severe first, then by kind, drugs and rule (deterministic).
@@ -252,7 +258,9 @@ def classified_populations(kb: KnowledgeBase, store: QueryStore, graph: ox.Named
     return {key: sorted(value) for key, value in found.items()}
 
 
-def classified_drug_classes(kb: KnowledgeBase, store: QueryStore, graph: ox.NamedNode) -> dict[str, dict[str, list[str]]]:
+def classified_drug_classes(
+    kb: KnowledgeBase, store: QueryStore, graph: ox.NamedNode
+) -> dict[str, dict[str, list[str]]]:
     """Patient IRI -> drug IRI -> sorted class IRIs the drug was classified into."""
     found: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
     for row in store.select(kb.query("report/drug-classes"), graph=graph):

@@ -16,7 +16,7 @@ from .build import BuiltKnowledgeBase, ensure_built
 from .queries import query_text
 from .store import QueryStore
 
-__all__ = ["Citation", "RuleInfo", "KnowledgeBase", "default_knowledge_base"]
+__all__ = ["Citation", "KnowledgeBase", "RuleInfo", "default_knowledge_base"]
 
 
 @dataclass(frozen=True)
@@ -195,7 +195,7 @@ _DEFAULT: dict[tuple[Path | None, Path | None], KnowledgeBase] = {}
 
 
 def default_knowledge_base(root: Path | None = None, cache: Path | None = None) -> KnowledgeBase:
-    """The knowledge base for ``root`` (default: the built-in one), built if needed, one per process."""
+    """Return the knowledge base for ``root`` (default: the built-in one), built if needed, one per process."""
     key = (root, cache)
     if key not in _DEFAULT:
         _DEFAULT[key] = KnowledgeBase(ensure_built(root, cache), root)

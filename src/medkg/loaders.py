@@ -1,5 +1,6 @@
-"""Where patient data enters medkg: patient JSON, Turtle and CLI flags, validated into a
-:class:`~medkg.patient.Patient`. Every failure becomes a :class:`PatientInputError` with one
+"""Where patient data enters medkg: patient JSON, Turtle and CLI flags.
+
+Each is validated into a :class:`~medkg.patient.Patient`. Every failure becomes a :class:`PatientInputError` with one
 line naming the file, the field and what is allowed.
 """
 
@@ -18,7 +19,7 @@ from rdflib.namespace import DCTERMS, RDF
 from .patient import Patient
 from .vocabulary import MEDKG, medkg_term
 
-__all__ = ["PatientInputError", "load_patient", "patient_from_dict", "patient_from_turtle", "parse_medication_arg"]
+__all__ = ["PatientInputError", "load_patient", "parse_medication_arg", "patient_from_dict", "patient_from_turtle"]
 
 
 class PatientInputError(ValueError):
@@ -104,7 +105,9 @@ def patient_from_turtle(text: str, *, origin: str = "patient.ttl") -> Patient:
                 "indication": None if indication is None else str(graph.value(indication, RDFS.label) or indication),
             }
         )
-    cleaned = {key: (float(v) if hasattr(v, "as_integer_ratio") and not isinstance(v, bool) else v) for key, v in data.items()}
+    cleaned = {
+        key: (float(v) if hasattr(v, "as_integer_ratio") and not isinstance(v, bool) else v) for key, v in data.items()
+    }
     return patient_from_dict({k: v for k, v in cleaned.items() if v is not None}, origin=origin)
 
 
@@ -126,7 +129,9 @@ def load_patient(source: str | Path | Mapping[str, Any]) -> Patient:
     try:
         data = json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as error:
-        raise PatientInputError(f"{path}: not valid JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
+        raise PatientInputError(
+            f"{path}: not valid JSON: {error.msg} at line {error.lineno} column {error.colno}"
+        ) from None
     except PatientInputError as error:
         raise PatientInputError(f"{path}: {error}") from None
     return patient_from_dict(data, origin=str(path))
@@ -147,7 +152,9 @@ def parse_medication_arg(text: str) -> dict[str, Any]:
             if times:
                 medication["times_per_day"] = _fraction(times)
         except (ValueError, ZeroDivisionError):
-            raise PatientInputError(f"medication {text!r}: dose must look like NAME:DOSE_MG or NAME:DOSE_MGxTIMES (e.g. NAME:10x3)") from None
+            raise PatientInputError(
+                f"medication {text!r}: dose must look like NAME:DOSE_MG or NAME:DOSE_MGxTIMES (e.g. NAME:10x3)"
+            ) from None
         if not all(math.isfinite(v) for k, v in medication.items() if k != "drug"):
             raise PatientInputError(f"medication {text!r}: dose must be a finite number")
     return medication

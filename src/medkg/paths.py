@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["resource_root", "cache_root", "RESOURCE_DIRS"]
+__all__ = ["RESOURCE_DIRS", "cache_root", "resource_root"]
 
 #: The three folders the wheel carries (``ontology/``, ``kg/``, ``queries/``).
 RESOURCE_DIRS = ("ontology", "kg", "queries")

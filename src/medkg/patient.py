@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-__all__ = ["Medication", "Labs", "Patient", "plausibility_notes"]
+__all__ = ["Labs", "Medication", "Patient", "plausibility_notes"]
 
 _STRICT = ConfigDict(extra="forbid", allow_inf_nan=False, str_strip_whitespace=True)
 

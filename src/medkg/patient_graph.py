@@ -1,5 +1,7 @@
-"""Where patient data enters the graph: a validated :class:`~medkg.patient.Patient` becomes an
-OWL individual (with medication uses and conditions) in the ontology's terms.
+"""Where patient data enters the graph: a patient becomes an OWL individual.
+
+A validated :class:`~medkg.patient.Patient` becomes an individual (with medication uses and
+conditions) in the ontology's terms.
 
 Names are resolved against the knowledge base here; what cannot be resolved is kept (a
 medication use with only its input name; a condition in ``not_used``), never dropped.
@@ -138,7 +140,9 @@ def patient_graph(patient: Patient, kb: KnowledgeBase, *, index: int = 0) -> Pat
                 individual(node, URIRef(condition))
                 graph.add((use, medkg_term("indication"), node))
     if patient.allergies:
-        result.not_used.extend(f"allergy: {name} (allergy checks not yet in the knowledge base)" for name in patient.allergies)
+        result.not_used.extend(
+            f"allergy: {name} (allergy checks not yet in the knowledge base)" for name in patient.allergies
+        )
     if patient.labs is not None:
         for lab, lab_value in patient.labs.model_dump(exclude_none=True).items():
             result.not_used.append(f"lab: {lab} = {lab_value:g} (no lab-conditioned rules yet)")

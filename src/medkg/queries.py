@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from .paths import resource_root
 
-__all__ = ["query_text", "query_files"]
+__all__ = ["query_files", "query_text"]
 
 
-@lru_cache(maxsize=None)
+@cache
 def query_text(name: str, root: Path | None = None) -> str:
     """Return the text of ``queries/<name>.rq`` (``name`` like ``"rules/drug-rule"``).
 

@@ -20,9 +20,21 @@ __all__ = ["Classification", "ReasonerError", "classify", "reasoner_input"]
 _THING = str(OWL.Thing)
 _META_CLASSES = frozenset(
     {
-        OWL.Class, OWL.ObjectProperty, OWL.DatatypeProperty, OWL.AnnotationProperty, OWL.Ontology,
-        OWL.FunctionalProperty, OWL.TransitiveProperty, OWL.SymmetricProperty, OWL.Restriction,
-        OWL.AllDifferent, OWL.NamedIndividual, RDFS.Datatype, RDFS.Class, RDF.Property, RDF.List,
+        OWL.Class,
+        OWL.ObjectProperty,
+        OWL.DatatypeProperty,
+        OWL.AnnotationProperty,
+        OWL.Ontology,
+        OWL.FunctionalProperty,
+        OWL.TransitiveProperty,
+        OWL.SymmetricProperty,
+        OWL.Restriction,
+        OWL.AllDifferent,
+        OWL.NamedIndividual,
+        RDFS.Datatype,
+        RDFS.Class,
+        RDF.Property,
+        RDF.List,
     }
 )
 
@@ -71,8 +83,15 @@ def classify(graphs: Iterable[Graph], *, individuals: Iterable[str] | None = Non
     Raises:
         ReasonerError: if the ontology is inconsistent or HermiT fails.
     """
+    import shutil
+
     import owlready2
 
+    if shutil.which(owlready2.JAVA_EXE) is None and not Path(owlready2.JAVA_EXE).is_file():
+        raise ReasonerError(
+            f"HermiT needs a Java runtime (11 or newer) and {owlready2.JAVA_EXE!r} was not found; "
+            "install one (e.g. Debian: apt-get install default-jre-headless)"
+        )
     world = owlready2.World()
     with tempfile.TemporaryDirectory(prefix="medkg-reasoner-") as tmp:
         for number, graph in enumerate(graphs):

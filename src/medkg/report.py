@@ -8,15 +8,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "DISCLAIMER",
-    "FindingKind",
-    "Severity",
     "SEVERITY_RANK",
-    "SourceRef",
-    "Finding",
     "AssessedDrug",
-    "PatientSummary",
+    "Finding",
+    "FindingKind",
     "KnowledgeBaseRef",
+    "PatientSummary",
     "Report",
+    "Severity",
+    "SourceRef",
 ]
 
 DISCLAIMER = (
@@ -137,7 +137,10 @@ class Report(BaseModel):
         return 1 if serious or unidentified else 0
 
     def to_json(self) -> str:
-        """The report as JSON with sorted keys (byte-identical for the same input)."""
+        """Return the report as JSON with sorted keys (byte-identical for the same input)."""
         import json
 
-        return json.dumps(self.model_dump(mode="json", exclude_none=True), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        return (
+            json.dumps(self.model_dump(mode="json", exclude_none=True), indent=2, sort_keys=True, ensure_ascii=False)
+            + "\n"
+        )

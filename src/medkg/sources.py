@@ -10,7 +10,7 @@ from rdflib import Graph
 
 from .tables import compile_tables
 
-__all__ = ["SourceSet", "find_sources", "load_sources", "SHAPES_FILE"]
+__all__ = ["SHAPES_FILE", "SourceSet", "find_sources", "load_sources"]
 
 #: SHACL shapes live beside the T-box but are not part of it (validation only).
 SHAPES_FILE = "shapes.ttl"

@@ -100,11 +100,16 @@ class QueryStore:
         return len(self._store)
 
     @staticmethod
-    def _graphs(graph: ox.NamedNode | None) -> list[ox.NamedNode | ox.DefaultGraph]:
-        return [ox.DefaultGraph()] if graph is None else [ox.DefaultGraph(), graph]
+    def _graphs(graph: ox.NamedNode | None) -> list[ox.NamedNode | ox.BlankNode | ox.DefaultGraph]:
+        graphs: list[ox.NamedNode | ox.BlankNode | ox.DefaultGraph] = [ox.DefaultGraph()]
+        if graph is not None:
+            graphs.append(graph)
+        return graphs
 
     @staticmethod
-    def _subs(bindings: Mapping[str, ox.NamedNode] | None) -> dict[ox.Variable, ox.NamedNode] | None:
+    def _subs(
+        bindings: Mapping[str, ox.NamedNode] | None,
+    ) -> dict[ox.Variable, ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple] | None:
         if not bindings:
             return None
         return {ox.Variable(key): value for key, value in bindings.items()}

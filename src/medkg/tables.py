@@ -20,10 +20,20 @@ __all__ = ["TableError", "compile_tables", "read_table"]
 
 Triple = tuple[URIRef | BNode, URIRef, URIRef | BNode | Literal]
 
-DRUG_COLUMNS = (
-    "id label rxcui atc chebi classes brand_names synonyms curation_level source locator".split()
-)
-EFFECT_COLUMNS = "drug effect source locator evidence uncertain note".split()
+DRUG_COLUMNS = [
+    "id",
+    "label",
+    "rxcui",
+    "atc",
+    "chebi",
+    "classes",
+    "brand_names",
+    "synonyms",
+    "curation_level",
+    "source",
+    "locator",
+]
+EFFECT_COLUMNS = ["drug", "effect", "source", "locator", "evidence", "uncertain", "note"]
 
 
 class TableError(ValueError):
@@ -53,7 +63,9 @@ def _split(cell: str) -> list[str]:
     return [part.strip() for part in cell.split("|") if part.strip()]
 
 
-def _citation(graph: Graph, source: str, locator: str, evidence: str = "", uncertain: str = "", note: str = "") -> BNode:
+def _citation(
+    graph: Graph, source: str, *, locator: str, evidence: str = "", uncertain: str = "", note: str = ""
+) -> BNode:
     node = BNode()
     graph.add((node, RDF.type, MEDKG.Citation))
     graph.add((node, MEDKG.citesSource, KG[source]))
@@ -90,7 +102,7 @@ def compile_drugs(path: Path, graph: Graph) -> None:
     for row in read_table(path, DRUG_COLUMNS):
         where = f"{path.name}: {row['id']}"
         drug = KG[_require(row, "id", where)]
-        citation = _citation(graph, _require(row, "source", where), row["locator"])
+        citation = _citation(graph, _require(row, "source", where), locator=row["locator"])
         graph.add((drug, SKOS.prefLabel, Literal(_require(row, "label", where), lang="en")))
         graph.add((drug, RDFS.label, Literal(row["label"], lang="en")))
         _sourced(graph, (drug, RDF.type, MEDKG.Drug), citation)
@@ -117,7 +129,12 @@ def compile_drug_effects(path: Path, graph: Graph) -> None:
     for row in read_table(path, EFFECT_COLUMNS):
         where = f"{path.name}: {row['drug']} {row['effect']}"
         citation = _citation(
-            graph, _require(row, "source", where), row["locator"], row["evidence"], row["uncertain"], row["note"]
+            graph,
+            _require(row, "source", where),
+            locator=row["locator"],
+            evidence=row["evidence"],
+            uncertain=row["uncertain"],
+            note=row["note"],
         )
         triple = (KG[_require(row, "drug", where)], MEDKG.hasEffect, KG[_require(row, "effect", where)])
         _sourced(graph, triple, citation)

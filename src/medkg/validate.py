@@ -18,7 +18,7 @@ from .paths import resource_root
 from .queries import query_files
 from .sources import SHAPES_FILE
 
-__all__ = ["validate", "violations", "shacl_report"]
+__all__ = ["shacl_report", "validate", "violations"]
 
 
 def violations(kb: KnowledgeBase) -> dict[str, list[dict[str, object]]]:

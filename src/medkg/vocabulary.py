@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from rdflib import Namespace, URIRef
 
-__all__ = ["MEDKG", "KG", "PATIENT", "PROV", "SKOS", "medkg_term"]
+__all__ = ["KG", "MEDKG", "PATIENT", "PROV", "SKOS", "medkg_term"]
 
 MEDKG = Namespace("https://w3id.org/medkg/ontology#")
 KG = Namespace("https://w3id.org/medkg/kg/")
@@ -20,11 +20,45 @@ ATC = Namespace("http://purl.bioontology.org/ontology/ATC/")
 CHEBI = Namespace("http://purl.obolibrary.org/obo/CHEBI_")
 
 _TERMS = frozenset(
-    """Drug PharmacologicalEffect Enzyme Patient MedicationUse Condition NonDrugTherapy
-    takesMedication ofDrug indication hasCondition hasEffect ageYears creatinineClearanceMlMin
-    egfrMlMin173 serumCreatinineMgDl weightKg sex childPughClass pregnant breastfeeding onDialysis
-    doseMg timesPerDay inputName inputOrder rxcui atcCode brandName curationLevel Citation
-    hasCitation citesSource locator evidenceLevel uncertain uncertaintyNote""".split()
+    [
+        "Drug",
+        "PharmacologicalEffect",
+        "Enzyme",
+        "Patient",
+        "MedicationUse",
+        "Condition",
+        "NonDrugTherapy",
+        "takesMedication",
+        "ofDrug",
+        "indication",
+        "hasCondition",
+        "hasEffect",
+        "ageYears",
+        "creatinineClearanceMlMin",
+        "egfrMlMin173",
+        "serumCreatinineMgDl",
+        "weightKg",
+        "sex",
+        "childPughClass",
+        "pregnant",
+        "breastfeeding",
+        "onDialysis",
+        "doseMg",
+        "timesPerDay",
+        "inputName",
+        "inputOrder",
+        "rxcui",
+        "atcCode",
+        "brandName",
+        "curationLevel",
+        "Citation",
+        "hasCitation",
+        "citesSource",
+        "locator",
+        "evidenceLevel",
+        "uncertain",
+        "uncertaintyNote",
+    ]
 )
 
 

@@ -27,9 +27,7 @@ def render_text(report: Report) -> str:
             renal += f", eGFR {report.patient.egfr_ml_min_1_73m2:g} mL/min/1.73 m2"
         renal += ")"
     lines.append(f"  renal basis: {renal}")
-    assessed = ", ".join(
-        a.drug if a.input.casefold() == a.drug else f"{a.input} -> {a.drug}" for a in report.assessed
-    )
+    assessed = ", ".join(a.drug if a.input.casefold() == a.drug else f"{a.input} -> {a.drug}" for a in report.assessed)
     lines.append(f"  assessed: {assessed or 'nothing'}")
     if report.not_used:
         lines.append(f"  not used: {'; '.join(report.not_used)}")
@@ -59,6 +57,8 @@ def render_text(report: Report) -> str:
                 flag = " [UNCERTAIN]" if source.uncertain else ""
                 lines += _wrap(f"source: {source.title}{where}{flag}", "    ")
         lines.append("")
-    lines.append(f"knowledge base {report.knowledge_base.version} sha256 {report.knowledge_base.sha256[:16]}; engine {report.engine}")
+    lines.append(
+        f"knowledge base {report.knowledge_base.version} sha256 {report.knowledge_base.sha256[:16]}; engine {report.engine}"
+    )
     lines += _wrap(report.disclaimer, "")
     return "\n".join(lines) + "\n"

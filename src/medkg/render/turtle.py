@@ -8,7 +8,7 @@ from rdflib.namespace import RDF, RDFS
 from ..report import Report
 from ..vocabulary import MEDKG
 
-__all__ = ["render_turtle", "REPORT"]
+__all__ = ["REPORT", "render_turtle"]
 
 #: Terms of the report vocabulary (findings are outputs, not part of the ontology's T-box).
 REPORT = Namespace("https://w3id.org/medkg/report#")
