@@ -133,4 +133,4 @@ def test_every_finding_names_a_source_and_a_reason(kb: KnowledgeBase) -> None:
         if finding.kind != "not-assessed":
             assert finding.sources, finding.summary
             assert finding.rule, finding.summary
-        assert finding.because or finding.kind in {"warning", "monitoring"}, finding.summary
+        assert finding.because, finding.summary

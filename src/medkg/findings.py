@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from decimal import Decimal
 
 import pyoxigraph as ox
 
@@ -33,8 +34,10 @@ _FACET_SYMBOL = {
 
 
 def _number(value: object) -> str:
-    if isinstance(value, float):
-        return f"{value:g}"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float | int | Decimal):
+        return f"{float(value):g}"
     return str(value)
 
 
@@ -71,14 +74,17 @@ class _Explainer:
             elif facet == "someValuesFrom":
                 parts.append(f"{label}: {self.kb.label(str(limit))}")
             else:
-                parts.append(f"{label} {shown}")
+                parts.append(f"{label}: {shown}")
         detail = "; ".join(dict.fromkeys(parts))
         return f"patient in population '{self.kb.label(population)}'" + (f" ({detail})" if detail else "")
 
-    def matched(self, drug: str, via: str | None) -> str | None:
+    def matched(self, drug: str, via: str | None) -> str:
+        # the entered names (brands, synonyms) are in the report's ``assessed`` list, not here,
+        # so a brand and its ingredient give identical findings
+        taken = f"patient takes {self.kb.label(drug)}"
         if via is None or via == drug:
-            return None
-        return f"{self.kb.label(drug)} is a member of '{self.kb.label(via)}'"
+            return taken
+        return f"{taken}, a member of '{self.kb.label(via)}'"
 
     def doses(self, drug: str) -> str:
         parts = []
@@ -95,9 +101,7 @@ def _because(rows: list[Row], explain: _Explainer) -> list[str]:
     lines: list[str] = []
     for row in sorted(rows, key=lambda r: sorted((k, str(v)) for k, v in r.items())):
         drug = str(row.get("drug"))
-        line = explain.matched(drug, row.get("via"))
-        if line:
-            lines.append(line)
+        lines.append(explain.matched(drug, row.get("via")))
         if row.get("count") is not None:
             lines.append(
                 f"{row['count']} different drugs of '{explain.kb.label(str(row['via']))}' "

@@ -71,39 +71,32 @@ def patient_graph(patient: Patient, kb: KnowledgeBase, *, index: int = 0) -> Pat
         graph.add((node, RDF.type, cls))
         graph.add((node, RDF.type, OWL.NamedIndividual))
 
-    def value(term: str, literal: Literal) -> None:
-        prop = medkg_term(term)
-        graph.add((iri, prop, literal))
-        result.values[str(prop)] = literal.toPython()
-
     individual(iri, medkg_term("Patient"))
     graph.add((iri, DCTERMS.identifier, Literal(patient.id)))
-    if patient.age_years is not None:
-        value("ageYears", _decimal(patient.age_years))
-    if patient.sex is not None:
-        value("sex", Literal(patient.sex))
-    if patient.weight_kg is not None:
-        value("weightKg", _decimal(patient.weight_kg))
-    if patient.serum_creatinine_mg_dl is not None:
-        value("serumCreatinineMgDl", _decimal(patient.serum_creatinine_mg_dl))
-    if renal.crcl_ml_min is not None:
-        value("creatinineClearanceMlMin", _decimal(renal.crcl_ml_min))
-    if renal.egfr_ml_min_1_73m2 is not None:
-        value("egfrMlMin173", _decimal(renal.egfr_ml_min_1_73m2))
-    if patient.child_pugh is not None:
-        value("childPughClass", Literal(patient.child_pugh))
     pregnant, breastfeeding = patient.pregnant, patient.breastfeeding
     if patient.sex == "male":
         if pregnant is None and breastfeeding is None:
             result.notes.append("pregnancy and lactation taken as not applicable (sex male)")
         pregnant = False if pregnant is None else pregnant
         breastfeeding = False if breastfeeding is None else breastfeeding
-    if pregnant is not None:
-        value("pregnant", Literal(pregnant))
-    if breastfeeding is not None:
-        value("breastfeeding", Literal(breastfeeding))
-    if patient.dialysis is not None:
-        value("onDialysis", Literal(patient.dialysis))
+    values: dict[str, float | str | bool | None] = {
+        "ageYears": patient.age_years,
+        "sex": patient.sex,
+        "weightKg": patient.weight_kg,
+        "serumCreatinineMgDl": patient.serum_creatinine_mg_dl,
+        "creatinineClearanceMlMin": renal.crcl_ml_min,
+        "egfrMlMin173": renal.egfr_ml_min_1_73m2,
+        "childPughClass": patient.child_pugh,
+        "pregnant": pregnant,
+        "breastfeeding": breastfeeding,
+        "onDialysis": patient.dialysis,
+    }
+    for term, raw in values.items():
+        if raw is None:
+            continue
+        literal = _decimal(raw) if isinstance(raw, float | int) and not isinstance(raw, bool) else Literal(raw)
+        graph.add((iri, medkg_term(term), literal))
+        result.values[str(medkg_term(term))] = raw
 
     for number, name in enumerate(patient.conditions):
         condition = resolve(name, kb.condition_names)
