@@ -1,11 +1,12 @@
 """``medkg build``: compile the edited sources into a cached, classified knowledge base.
 
 Steps: read ``ontology/`` and ``kg/`` (tables compiled to RDF), classify with HermiT once,
-materialise the inferred types and class hierarchy, and write three files to
+materialise the inferred types and class hierarchy, and write four files to
 ``<cache>/<sha256 of the sources>/``:
 
 * ``kb.nt`` - sources plus inferences: what the default engine queries;
-* ``kb-owl.nt`` - the reasoner's input (sources without reified provenance), for ``--engine owl``;
+* ``kb-sources.nt`` - the sources without inferences: what the ``owl`` engine queries after HermiT;
+* ``kb-owl.nt`` - the reasoner's input (logical axioms only), for ``--engine owl``;
 * ``meta.json`` - SHA-256 of the sources, medkg version, triple counts.
 
 The build writes into a temporary folder and renames it into place only when complete, so a
@@ -42,6 +43,11 @@ class BuiltKnowledgeBase:
     def compiled(self) -> Path:
         """N-Triples of the sources plus HermiT's inferences."""
         return self.folder / "kb.nt"
+
+    @property
+    def sources(self) -> Path:
+        """N-Triples of the sources alone (no inferences), for the ``owl`` engine's store."""
+        return self.folder / "kb-sources.nt"
 
     @property
     def reasoner_input(self) -> Path:
@@ -91,6 +97,7 @@ def build(
     try:
         compiled.serialize(staging / "kb.nt", format="nt", encoding="utf-8")
         owl_input.serialize(staging / "kb-owl.nt", format="nt", encoding="utf-8")
+        graph.serialize(staging / "kb-sources.nt", format="nt", encoding="utf-8")
         meta = {
             "sha256": sources.sha256,
             "medkg_version": __version__,

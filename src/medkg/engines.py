@@ -4,7 +4,8 @@
   are classified into populations by SPARQL (``queries/classify/*.rq``) reading the same OWL
   definitions. No JVM per patient.
 * ``owl``: HermiT classifies the knowledge base together with the patients on every call
-  (one reasoner call for a whole batch); its inferred types feed the rule queries.
+  (one reasoner call for a whole batch, on a per-call module: the T-box and every individual
+  except drugs no patient of the call takes); its inferred types feed the rule queries.
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ from pathlib import Path
 from typing import Protocol
 
 import pyoxigraph as ox
-from rdflib import Graph
+from rdflib import Graph, URIRef
 
 from .knowledge_base import KnowledgeBase
 from .queries import query_files
-from .reasoner import as_triples, classify
+from .reasoner import as_triples, classify, extract_for
 from .store import QueryStore
+from .vocabulary import medkg_term
 
 __all__ = ["ENGINES", "DefaultEngine", "Engine", "OwlEngine", "get_engine"]
 
@@ -72,9 +74,10 @@ class OwlEngine:
     @contextmanager
     def session(self, kb: KnowledgeBase, patients: Graph) -> Iterator[tuple[QueryStore, ox.NamedNode]]:
         """Classify knowledge base and ``patients`` with HermiT; query a fresh store of the results."""
-        kb_graph = _reasoner_graph(kb.built.reasoner_input)
-        inferred = as_triples(classify([kb_graph, patients]))
-        store = QueryStore.from_file(kb.built.reasoner_input)
+        taken = {drug for drug in patients.objects(None, medkg_term("ofDrug")) if isinstance(drug, URIRef)}
+        module = extract_for(_reasoner_graph(kb.built.reasoner_input), medkg_term("Drug"), taken)
+        inferred = as_triples(classify([module, patients]))
+        store = QueryStore.from_file(kb.built.sources)
         store.add_graph(inferred)
         with store.patients(patients) as graph:
             yield store, graph

@@ -15,7 +15,7 @@ from pathlib import Path
 from rdflib import Graph, URIRef
 from rdflib.namespace import OWL, RDF, RDFS
 
-__all__ = ["Classification", "ReasonerError", "classify", "reasoner_input"]
+__all__ = ["Classification", "ReasonerError", "as_triples", "classify", "extract_for", "reasoner_input"]
 
 _THING = str(OWL.Thing)
 _META_CLASSES = frozenset(
@@ -56,16 +56,19 @@ class Classification:
 
 
 def reasoner_input(graph: Graph) -> Graph:
-    """Return the part of ``graph`` the reasoner needs: the graph without reified provenance.
+    """Return the part of ``graph`` the reasoner needs: its logical axioms and assertions.
 
-    ``rdf:Statement`` nodes (per-fact provenance) carry no logic and would make owlready2 treat
-    ``rdf:subject``/``rdf:object`` values as individuals, so they are left out.
+    Left out: ``rdf:Statement`` nodes (per-fact provenance; owlready2 would treat their
+    ``rdf:subject``/``rdf:object`` values as individuals) and annotation assertions (labels,
+    rule texts, citations), which carry no logic. Declarations are kept.
     """
     statements = set(graph.subjects(RDF.type, RDF.Statement))
+    annotations = set(graph.subjects(RDF.type, OWL.AnnotationProperty))
     out = Graph()
     for triple in graph:
-        if triple[0] not in statements:
-            out.add(triple)
+        if triple[0] in statements or triple[1] in annotations:
+            continue
+        out.add(triple)
     # OWL 2 declarations: owlready2 only treats typed IRIs as individuals when declared.
     for subject, cls in list(out.subject_objects(RDF.type)):
         if isinstance(subject, URIRef) and cls not in _META_CLASSES:
@@ -117,6 +120,21 @@ def classify(graphs: Iterable[Graph], *, individuals: Iterable[str] | None = Non
             superclasses[owl_class.iri] = _named(owl_class.ancestors(include_self=False))
         world.close()
     return Classification(types, superclasses)
+
+
+def extract_for(kb: Graph, drug_class: URIRef, taken: set[URIRef]) -> Graph:
+    """Return the per-patient module of the reasoner input: everything but untaken drugs.
+
+    The T-box, populations, effects and conditions stay whole; of the individuals of
+    ``drug_class`` only those in ``taken`` (the drugs the patients of this call take) are kept,
+    so HermiT's work grows with the patients' drugs, not with the knowledge base's.
+    """
+    untaken = {drug for drug in kb.subjects(RDF.type, drug_class) if drug not in taken}
+    out = Graph()
+    for triple in kb:
+        if triple[0] not in untaken:
+            out.add(triple)
+    return out
 
 
 def _named(entities: Iterable[object]) -> frozenset[str]:
