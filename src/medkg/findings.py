@@ -98,26 +98,27 @@ class _Explainer:
 
 
 def _because(rows: list[Row], explain: _Explainer) -> list[str]:
-    lines: list[str] = []
+    """Explanation lines: the drugs and how they matched, then counts, doses, indications, populations."""
+    drugs, counts, doses, indications, populations = [], [], [], [], []
     for row in sorted(rows, key=lambda r: sorted((k, str(v)) for k, v in r.items())):
         drug = str(row.get("drug"))
-        lines.append(explain.matched(drug, row.get("via")))
+        drugs.append(explain.matched(drug, row.get("via")))
         if row.get("count") is not None:
-            lines.append(
+            counts.append(
                 f"{row['count']} different drugs of '{explain.kb.label(str(row['via']))}' "
                 f"(threshold: {row['limit']} or more)"
             )
         if row.get("limitType") is not None:
             symbol = ">" if row["limitType"] == "maximum" else "<"
-            lines.append(
+            doses.append(
                 f"{explain.kb.label(drug)} daily dose {_number(row['value'])} mg/day ({explain.doses(drug)}) "
                 f"{symbol} {row['limitType']} {_number(row['limit'])} mg/day"
             )
         if row.get("indication") is not None:
-            lines.append(f"{explain.kb.label(drug)} used for {explain.kb.label(str(row['indication']))}")
+            indications.append(f"{explain.kb.label(drug)} used for {explain.kb.label(str(row['indication']))}")
         if row.get("population") is not None:
-            lines.append(explain.population(str(row["population"])))
-    return list(dict.fromkeys(lines))
+            populations.append(explain.population(str(row["population"])))
+    return list(dict.fromkeys(drugs + counts + doses + indications + populations))
 
 
 def _rule_finding(kb: KnowledgeBase, rule_iri: str, rows: list[Row], explain: _Explainer) -> Finding:
