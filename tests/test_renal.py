@@ -71,3 +71,34 @@ def test_creatinine_without_weight_is_not_silently_dropped() -> None:
     renal = renal_function(patient)
     assert renal.basis == "none"
     assert any("weight" in note and "sex" in note for note in renal.notes)
+
+
+def test_cockcroft_gault_not_applied_to_children() -> None:
+    patient = load_patient(
+        {
+            "age_years": 0,
+            "sex": "male",
+            "weight_kg": 3,
+            "serum_creatinine_mg_dl": 0.3,
+            "medications": [{"drug": "baclofen"}],
+        }
+    )
+    renal = renal_function(patient)
+    assert renal.basis == "none"
+    assert any("validated in adults" in note for note in renal.notes)
+
+
+def test_entered_crcl_with_creatinine_states_both() -> None:
+    patient = load_patient(
+        {
+            "age_years": 70,
+            "sex": "female",
+            "weight_kg": 74.6,
+            "serum_creatinine_mg_dl": 2.59,
+            "crcl_ml_min": 40,
+            "medications": [{"drug": "baclofen"}],
+        }
+    )
+    renal = renal_function(patient)
+    assert renal.crcl_ml_min == 40
+    assert any("23.8" in note and "40" in note for note in renal.notes)

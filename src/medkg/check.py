@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from rdflib import Graph
 
@@ -11,6 +12,7 @@ from . import __version__
 from .engines import get_engine
 from .findings import apply_rules, classified_drug_classes, classified_populations
 from .knowledge_base import KnowledgeBase, default_knowledge_base
+from .loaders import load_patient
 from .patient import Patient, plausibility_notes
 from .patient_graph import PatientGraph, patient_graph
 from .report import AssessedDrug, Finding, KnowledgeBaseRef, PatientSummary, Report
@@ -18,11 +20,12 @@ from .report import AssessedDrug, Finding, KnowledgeBaseRef, PatientSummary, Rep
 __all__ = ["Classified", "check", "check_many", "classify_patients"]
 
 
-def check(patient: Patient, *, engine: str = "default", kb: KnowledgeBase | None = None) -> Report:
+def check(patient: Patient | Mapping[str, Any], *, engine: str = "default", kb: KnowledgeBase | None = None) -> Report:
     """Check one patient and return the report.
 
     Args:
-        patient: validated input (see :func:`medkg.load_patient`).
+        patient: validated input (see :func:`medkg.load_patient`), or a dict in the patient
+            JSON shape, validated here (:class:`medkg.PatientInputError` if invalid).
         engine: ``"default"`` (SPARQL classification, no JVM) or ``"owl"`` (HermiT per call).
         kb: knowledge base; default: the built-in one, built on first use.
 
@@ -30,6 +33,8 @@ def check(patient: Patient, *, engine: str = "default", kb: KnowledgeBase | None
         ValueError: for an unknown engine.
         medkg.reasoner.ReasonerError: if the owl engine finds the patient inconsistent with the KB.
     """
+    if not isinstance(patient, Patient):
+        patient = load_patient(patient)
     return check_many([patient], engine=engine, kb=kb)[0]
 
 

@@ -41,13 +41,13 @@ def _guarded(function: F) -> F:
     """Map input errors to exit 2 and unexpected faults to exit 3, each as one line on stderr."""
     import functools
 
-    from .loaders import PatientInputError
+    from .loaders import InputError
 
     @functools.wraps(function)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return function(*args, **kwargs)
-        except PatientInputError as error:
+        except InputError as error:
             _fail_input(str(error))
         except click.exceptions.Exit:
             raise
@@ -126,7 +126,7 @@ def check(
       medkg check --age 78 --crcl 25 baclofen:10x3 trazodone:50x1
     """
     from .check import check as run_check
-    from .loaders import load_patient, parse_medication_arg, patient_from_dict
+    from .loaders import load_patient, parse_medication_arg, patient_from_dict, patient_from_json
     from .render.text import render_text
     from .render.turtle import render_turtle
 
@@ -143,14 +143,15 @@ def check(
         "dialysis": dialysis,
     }
     given = {key: value for key, value in flags.items() if value is not None}
-    files = [item for item in inputs if item.lower().endswith((".json", ".ttl", ".turtle"))]
+    # an existing path, a .json/.ttl name or "-" (standard input) is a patient; anything else a medication
+    files = [item for item in inputs if item == "-" or Path(item).exists() or item.lower().endswith((".json", ".ttl"))]
     names = [item for item in inputs if item not in files]
     if example:
         files.append(str(EXAMPLES / f"{example}.json"))
     if files:
         if len(files) > 1 or names or given or conditions:
             _fail_input("give one patient file (or --example) alone, or medication names with flags")
-        patient = load_patient(files[0])
+        patient = patient_from_json(sys.stdin.read(), origin="stdin") if files[0] == "-" else load_patient(files[0])
     else:
         if not names:
             _fail_input("nothing to check: give a patient file, --example NAME or medication names (see --help)")
@@ -166,7 +167,10 @@ def check(
     else:
         text = render_text(report)
     if output:
-        output.write_text(text, encoding="utf-8")
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as error:
+            _fail_input(f"cannot write {output}: {error.strerror or error}")
     else:
         click.echo(text, nl=False)
     sys.exit(report.exit_code)
@@ -226,5 +230,20 @@ def schema(which: str) -> None:
     click.echo(json.dumps(model.model_json_schema(), indent=2, sort_keys=True))
 
 
+def run() -> None:
+    """Console entry point: like ``main`` but every usage error is one line on stderr (exit 2)."""
+    try:
+        main.main(standalone_mode=False)
+    except click.exceptions.Exit as done:
+        sys.exit(done.exit_code)
+    except click.exceptions.Abort:
+        click.echo("medkg: aborted", err=True)
+        sys.exit(EXIT_INPUT)
+    except click.ClickException as error:
+        hint = f" (see 'medkg {error.ctx.info_name} --help')" if getattr(error, "ctx", None) and error.ctx else ""  # type: ignore[attr-defined]
+        click.echo(f"medkg: {' '.join(error.format_message().split())}{hint}", err=True)
+        sys.exit(EXIT_INPUT)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    run()

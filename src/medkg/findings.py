@@ -37,7 +37,8 @@ def _number(value: object) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float | int | Decimal):
-        return f"{float(value):g}"
+        # enough digits that a value never prints as its threshold (29.9999999 is not "30")
+        return f"{float(value):.10g}"
     return str(value)
 
 
@@ -168,8 +169,9 @@ def _missing_data_findings(kb: KnowledgeBase, rows: list[Row]) -> list[Finding]:
                 kind="not-assessed",
                 severity="info",
                 drugs=drugs,
+                title=f"Not assessed: {domain} unknown",
                 summary=f"Not assessed: {domain} unknown; {len(rules)} rule(s) for {', '.join(drugs)} could not be checked.",
-                recommendation=f"Provide {' or '.join(properties)} to assess these rules.",
+                recommendation=f"Give the patient's {domain} ({', '.join(properties)}) to assess these rules.",
                 because=[f"rule not assessed: {label}" for label in rules],
             )
         )
@@ -187,6 +189,7 @@ def _missing_dose_findings(kb: KnowledgeBase, rows: list[Row]) -> list[Finding]:
             kind="not-assessed",
             severity="info",
             drugs=[drug],
+            title=f"Not assessed: dose of {drug} unknown",
             summary=f"Not assessed: dose of {drug} unknown; daily-dose checks were not run.",
             recommendation="Give the dose in mg and the number of times per day to check dose limits.",
             because=[f"rule not assessed: {label}" for label in sorted(labels)],
@@ -205,6 +208,7 @@ def _unidentified_findings(patient: PatientGraph, rows: list[Row]) -> list[Findi
                 kind="not-assessed",
                 severity="info",
                 drugs=[],
+                title=f"Not assessed: unidentified medication '{name}'",
                 summary=f"Not assessed: medication '{name}' is not in the knowledge base; nothing about it was checked.{hint}",
                 recommendation="Check the spelling or enter the ingredient name; review this medication by hand.",
                 because=[f"input name '{name}' matched no ingredient, brand name or synonym"],
@@ -246,8 +250,18 @@ def apply_rules(
         findings[key] += _missing_data_findings(kb, missing.get(key, []))
         findings[key] += _missing_dose_findings(kb, doses.get(key, []))
         findings[key] += _unidentified_findings(p, unknown.get(key, []))
-        findings[key] = _dedupe(findings[key])
+        findings[key] = _dedupe(_drop_superseded(kb, findings[key]))
     return findings
+
+
+def _drop_superseded(kb: KnowledgeBase, findings: list[Finding]) -> list[Finding]:
+    """Drop a general rule's finding where a rule that supersedes it fired for the same drugs."""
+    fired = {(f.rule, tuple(f.drugs)) for f in findings}
+    return [
+        f
+        for f in findings
+        if not any((specific, tuple(f.drugs)) in fired for specific in kb.supersedes.get(f.rule or "", ()))
+    ]
 
 
 def _dedupe(findings: list[Finding]) -> list[Finding]:

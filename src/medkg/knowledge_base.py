@@ -131,6 +131,14 @@ class KnowledgeBase:
         return rules
 
     @cached_property
+    def supersedes(self) -> dict[str, set[str]]:
+        """General rule IRI -> the more specific rules that replace it when both fire for the same drugs."""
+        found: dict[str, set[str]] = defaultdict(set)
+        for row in self._rows("catalogue/supersedes"):
+            found[str(row["superseded"])].add(str(row["rule"]))
+        return dict(found)
+
+    @cached_property
     def citations(self) -> dict[str, list[Citation]]:
         """Subject IRI (rule, population, class) -> its citations, sorted by title."""
         found: dict[str, list[Citation]] = defaultdict(list)

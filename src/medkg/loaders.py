@@ -9,20 +9,33 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from rdflib import Graph, URIRef
-from rdflib.namespace import DCTERMS, RDF
+from rdflib import Graph, Literal, URIRef
+from rdflib.namespace import DCTERMS, RDF, RDFS
 
 from .patient import Patient
 from .vocabulary import MEDKG, medkg_term
 
-__all__ = ["PatientInputError", "load_patient", "parse_medication_arg", "patient_from_dict", "patient_from_turtle"]
+__all__ = [
+    "InputError",
+    "PatientInputError",
+    "load_patient",
+    "parse_medication_arg",
+    "patient_from_dict",
+    "patient_from_json",
+    "patient_from_turtle",
+]
 
 
-class PatientInputError(ValueError):
+class InputError(ValueError):
+    """User input (patient, query, option) that cannot be used; the message is one line for the user."""
+
+
+class PatientInputError(InputError):
     """Patient input that cannot be read or is invalid; the message is one line for the user."""
 
 
@@ -39,6 +52,33 @@ def _reject_constant(value: str) -> float:
     raise PatientInputError(f"{value} is not allowed in patient JSON (numbers must be finite)")
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """Build a JSON object, refusing repeated keys (the last one would silently win)."""
+    data: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in data:
+            raise PatientInputError(f"key {key!r} appears twice in one JSON object")
+        data[key] = value
+    return data
+
+
+def patient_from_json(text: str, *, origin: str = "patient.json") -> Patient:
+    """Parse and validate patient JSON text (a UTF-8 byte-order mark is allowed).
+
+    Raises:
+        PatientInputError: malformed JSON, NaN/Infinity, repeated keys, invalid values.
+    """
+    try:
+        data = json.loads(text.removeprefix("\ufeff"), parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
+    except json.JSONDecodeError as error:
+        raise PatientInputError(
+            f"{origin}: not valid JSON: {error.msg} at line {error.lineno} column {error.colno}"
+        ) from None
+    except PatientInputError as error:
+        raise PatientInputError(f"{origin}: {error}") from None
+    return patient_from_dict(data, origin=origin)
+
+
 def patient_from_dict(data: Any, *, origin: str = "patient") -> Patient:
     """Validate a decoded JSON object as a patient.
 
@@ -53,88 +93,124 @@ def patient_from_dict(data: Any, *, origin: str = "patient") -> Patient:
         raise PatientInputError(_describe(error, origin)) from None
 
 
+#: Turtle patient properties read by :func:`patient_from_turtle`: term -> JSON field.
+_PATIENT_TERMS = {
+    "ageYears": "age_years",
+    "sex": "sex",
+    "weightKg": "weight_kg",
+    "serumCreatinineMgDl": "serum_creatinine_mg_dl",
+    "creatinineClearanceMlMin": "crcl_ml_min",
+    "egfrMlMin173": "egfr_ml_min_1_73m2",
+    "childPughClass": "child_pugh",
+    "pregnant": "pregnant",
+    "breastfeeding": "breastfeeding",
+    "onDialysis": "dialysis",
+}
+_USE_TERMS = {"inputName": "drug", "doseMg": "dose_mg", "timesPerDay": "times_per_day"}
+
+
+def _plain(value: Any) -> Any:
+    """Return an RDF literal's value as a JSON-like value (numbers as float, never Decimal)."""
+    python = value.toPython() if isinstance(value, Literal) else str(value)
+    if isinstance(python, bool | str):
+        return python
+    if isinstance(python, int | float | Decimal):
+        return float(python)
+    return str(python)
+
+
 def patient_from_turtle(text: str, *, origin: str = "patient.ttl") -> Patient:
     """Read a patient individual written in the ontology's terms (see ``docs/patient-input.md``).
 
     The file holds one ``medkg:Patient`` with data properties (``medkg:ageYears`` ...) and
     ``medkg:takesMedication`` uses carrying ``medkg:inputName``, ``medkg:doseMg`` and
     ``medkg:timesPerDay``; conditions by ``medkg:hasCondition [ rdfs:label "copd" ]``.
+    Every statement about the patient and its uses must be one medkg reads: an unknown or
+    misspelt property, a second value of a property, or an asserted population (populations
+    are inferred, never read) is an error rather than silently ignored.
 
     Raises:
-        PatientInputError: for a syntax error, no or several patients, or invalid values.
+        PatientInputError: for a syntax error, no or several patients, unknown or repeated
+            properties, or invalid values.
     """
     graph = Graph()
     try:
         graph.parse(data=text, format="turtle")
     except Exception as error:  # rdflib raises several unrelated types for bad syntax
-        raise PatientInputError(f"{origin}: not valid Turtle: {str(error).splitlines()[0]}") from None
+        detail = " ".join(str(error).split()) or error.__class__.__name__
+        raise PatientInputError(f"{origin}: not valid Turtle: {detail}") from None
     patients = sorted(graph.subjects(RDF.type, medkg_term("Patient")), key=str)
     if len(patients) != 1:
         raise PatientInputError(f"{origin}: expected exactly one medkg:Patient, found {len(patients)}")
     node = patients[0]
 
-    def one(subject: Any, term: str) -> Any:
-        value = graph.value(subject, medkg_term(term))
-        return None if value is None else value.toPython()
+    def fail(message: str) -> PatientInputError:
+        return PatientInputError(f"{origin}: {message}")
 
-    from rdflib.namespace import RDFS
+    def read(subject: Any, terms: dict[str, str], links: set[URIRef]) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        known: dict[URIRef, str] = {medkg_term(term): field for term, field in terms.items()}
+        for predicate, value in graph.predicate_objects(subject):
+            if predicate in links or predicate in {DCTERMS.identifier, medkg_term("inputOrder"), MEDKG.indication}:
+                continue
+            if predicate == RDF.type:
+                if value != medkg_term("Patient") and value != medkg_term("MedicationUse"):
+                    raise fail(f"type {value} is not read (populations are inferred, not asserted)")
+                continue
+            field = known.get(predicate) if isinstance(predicate, URIRef) else None
+            if field is None:
+                raise fail(f"property {predicate} is not one medkg reads (see docs/patient-input.md)")
+            if field in values:
+                raise fail(f"property {predicate} has more than one value")
+            values[field] = _plain(value)
+        return values
 
-    data: dict[str, Any] = {
-        "id": str(graph.value(node, DCTERMS.identifier) or (node if isinstance(node, URIRef) else "patient")),
-        "age_years": one(node, "ageYears"),
-        "sex": one(node, "sex"),
-        "weight_kg": one(node, "weightKg"),
-        "serum_creatinine_mg_dl": one(node, "serumCreatinineMgDl"),
-        "crcl_ml_min": one(node, "creatinineClearanceMlMin"),
-        "egfr_ml_min_1_73m2": one(node, "egfrMlMin173"),
-        "child_pugh": one(node, "childPughClass"),
-        "pregnant": one(node, "pregnant"),
-        "breastfeeding": one(node, "breastfeeding"),
-        "dialysis": one(node, "onDialysis"),
-        "conditions": sorted(str(graph.value(c, RDFS.label) or c) for c in graph.objects(node, MEDKG.hasCondition)),
-        "medications": [],
-    }
-    uses = sorted(graph.objects(node, medkg_term("takesMedication")), key=lambda u: (one(u, "inputOrder") or 0, str(u)))
-    for use in uses:
+    links = {medkg_term("hasCondition"), medkg_term("takesMedication")}
+    data = read(node, _PATIENT_TERMS, links)
+    identifier = graph.value(node, DCTERMS.identifier)
+    data["id"] = str(identifier) if identifier is not None else (str(node) if isinstance(node, URIRef) else "patient")
+    data["conditions"] = sorted(str(graph.value(c, RDFS.label) or c) for c in graph.objects(node, MEDKG.hasCondition))
+
+    def order(use: Any) -> tuple[float, str]:
+        value = graph.value(use, medkg_term("inputOrder"))
+        return (float(value.toPython()) if isinstance(value, Literal) else 0.0, str(use))
+
+    data["medications"] = []
+    for use in sorted(graph.objects(node, medkg_term("takesMedication")), key=order):
+        medication = read(use, _USE_TERMS, set())
         indication = graph.value(use, MEDKG.indication)
-        data["medications"].append(
-            {
-                "drug": one(use, "inputName"),
-                "dose_mg": one(use, "doseMg"),
-                "times_per_day": one(use, "timesPerDay"),
-                "indication": None if indication is None else str(graph.value(indication, RDFS.label) or indication),
-            }
-        )
-    cleaned = {
-        key: (float(v) if hasattr(v, "as_integer_ratio") and not isinstance(v, bool) else v) for key, v in data.items()
-    }
-    return patient_from_dict({k: v for k, v in cleaned.items() if v is not None}, origin=origin)
+        if indication is not None:
+            medication["indication"] = str(graph.value(indication, RDFS.label) or indication)
+        data["medications"].append(medication)
+    return patient_from_dict(data, origin=origin)
 
 
 def load_patient(source: str | Path | Mapping[str, Any]) -> Patient:
     """Load a patient from a JSON or Turtle file (by extension: ``.json``, ``.ttl``) or a dict.
 
     Raises:
-        PatientInputError: file missing or unreadable, malformed JSON/Turtle, invalid values.
+        PatientInputError: file missing or unreadable, unsupported file type, malformed
+            JSON/Turtle, invalid values.
     """
     if isinstance(source, Mapping):
         return patient_from_dict(source)
+    if not isinstance(source, str | Path):
+        raise PatientInputError(f"a patient is a file path or a mapping, not {type(source).__name__}")
     path = Path(source)
+    suffix = path.suffix.lower()
+    if path.is_dir():
+        raise PatientInputError(f"{path}: is a folder, not a patient file")
+    if suffix not in {".json", ".ttl", ".turtle"}:
+        raise PatientInputError(f"{path}: unsupported file type {suffix or '(none)'!r}: use .json or .ttl")
     try:
         text = path.read_text(encoding="utf-8")
+    except IsADirectoryError:
+        raise PatientInputError(f"{path}: is a folder, not a patient file") from None
     except (OSError, UnicodeDecodeError) as error:
         raise PatientInputError(f"{path}: cannot read: {error.__class__.__name__}: {error}") from None
-    if path.suffix.lower() in {".ttl", ".turtle"}:
+    if suffix in {".ttl", ".turtle"}:
         return patient_from_turtle(text, origin=str(path))
-    try:
-        data = json.loads(text, parse_constant=_reject_constant)
-    except json.JSONDecodeError as error:
-        raise PatientInputError(
-            f"{path}: not valid JSON: {error.msg} at line {error.lineno} column {error.colno}"
-        ) from None
-    except PatientInputError as error:
-        raise PatientInputError(f"{path}: {error}") from None
-    return patient_from_dict(data, origin=str(path))
+    return patient_from_json(text, origin=str(path))
 
 
 def parse_medication_arg(text: str) -> dict[str, Any]:
@@ -146,11 +222,11 @@ def parse_medication_arg(text: str) -> dict[str, Any]:
     name, _, dose = text.partition(":")
     medication: dict[str, Any] = {"drug": name}
     if dose:
-        amount, _, times = dose.lower().removesuffix("mg").partition("x")
+        amount, separator, times = dose.lower().partition("x")
         try:
-            medication["dose_mg"] = float(amount.removesuffix("mg"))
-            if times:
-                medication["times_per_day"] = _fraction(times)
+            medication["dose_mg"] = float(amount.strip().removesuffix("mg"))
+            if separator:
+                medication["times_per_day"] = _fraction(times.strip())
         except (ValueError, ZeroDivisionError):
             raise PatientInputError(
                 f"medication {text!r}: dose must look like NAME:DOSE_MG or NAME:DOSE_MGxTIMES (e.g. NAME:10x3)"

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = ["Labs", "Medication", "Patient", "plausibility_notes"]
 
-_STRICT = ConfigDict(extra="forbid", allow_inf_nan=False, str_strip_whitespace=True)
+_STRICT = ConfigDict(extra="forbid", allow_inf_nan=False, str_strip_whitespace=True, strict=True)
 
 
 class Medication(BaseModel):
@@ -98,6 +98,10 @@ def plausibility_notes(patient: Patient) -> list[str]:
         notes.append(f"caution: CrCl {patient.crcl_ml_min:g} mL/min is unusually high; check the entry")
     if patient.pregnant and patient.sex == "male":
         notes.append("caution: pregnant is true but sex is male; check the entry")
+    if patient.breastfeeding and patient.sex == "male":
+        notes.append("caution: breastfeeding is true but sex is male; check the entry")
+    if patient.dialysis and patient.crcl_ml_min is not None and patient.crcl_ml_min > 60:
+        notes.append(f"caution: on dialysis but CrCl {patient.crcl_ml_min:g} mL/min entered; check the entry")
     for medication in patient.medications:
         if medication.times_per_day is not None and medication.times_per_day > 12:
             notes.append(

@@ -7,6 +7,7 @@ calls :func:`classify` again with patients added.
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -102,7 +103,10 @@ def classify(graphs: Iterable[Graph], *, individuals: Iterable[str] | None = Non
             graph.serialize(path, format="nt", encoding="utf-8")
             world.get_ontology(path.as_uri()).load(format="ntriples")
         try:
-            owlready2.sync_reasoner_hermit(world, infer_property_values=False, debug=0)
+            # HermiT resolves a default base IRI against the working directory: run it in the
+            # temporary folder so medkg works from "/" or a deleted directory too
+            with contextlib.chdir(tmp):
+                owlready2.sync_reasoner_hermit(world, infer_property_values=False, debug=0)
         except owlready2.OwlReadyInconsistentOntologyError as error:
             raise ReasonerError("the knowledge base is inconsistent (HermiT)") from error
         except owlready2.OwlReadyJavaError as error:

@@ -57,34 +57,54 @@ class RenalFunction:
     notes: list[str] = field(default_factory=list)
 
 
+#: Cockcroft-Gault was derived in adults (Cockcroft & Gault 1976: ages 18-92); medkg does not
+#: apply it to children and says so.
+_CG_MINIMUM_AGE_YEARS = 18
+
+
+def _cockcroft_gault_inputs(patient: Patient) -> tuple[float, float, float, bool] | None:
+    """(age, weight, creatinine, female) when all four are known, else None."""
+    age, weight, creatinine, sex = patient.age_years, patient.weight_kg, patient.serum_creatinine_mg_dl, patient.sex
+    if age is None or weight is None or creatinine is None or sex is None:
+        return None
+    return age, weight, creatinine, sex == "female"
+
+
 def renal_function(patient: Patient) -> RenalFunction:
-    """Work out the CrCl and eGFR the rules use for ``patient`` (see module docstring)."""
+    """Work out the CrCl and eGFR the rules use for ``patient`` (see module docstring).
+
+    Every input that is not used is said in ``notes`` (nothing is dropped silently): creatinine
+    and weight when a CrCl was entered (with the Cockcroft-Gault value for comparison), an
+    eGFR beside an entered CrCl, and Cockcroft-Gault refused for children.
+    """
     notes: list[str] = []
     crcl: float | None = None
     basis = "none"
+    inputs = _cockcroft_gault_inputs(patient)
+    estimate = None
+    if inputs is not None and inputs[0] >= _CG_MINIMUM_AGE_YEARS:
+        age, weight, creatinine, female = inputs
+        estimate = round(
+            cockcroft_gault(age_years=age, weight_kg=weight, serum_creatinine_mg_dl=creatinine, female=female), 1
+        )
     if patient.crcl_ml_min is not None:
         crcl, basis = patient.crcl_ml_min, "crcl-entered"
-    elif (
-        patient.serum_creatinine_mg_dl is not None
-        and patient.weight_kg is not None
-        and patient.age_years is not None
-        and patient.sex is not None
-    ):
-        crcl = round(
-            cockcroft_gault(
-                age_years=patient.age_years,
-                weight_kg=patient.weight_kg,
-                serum_creatinine_mg_dl=patient.serum_creatinine_mg_dl,
-                female=patient.sex == "female",
-            ),
-            1,
-        )
-        basis = "crcl-cockcroft-gault"
+        if estimate is not None:
+            notes.append(
+                f"entered CrCl {crcl:g} mL/min used; Cockcroft-Gault from the entered serum creatinine, weight, "
+                f"age and sex would give {estimate:g} mL/min (check which is current)"
+            )
+    elif estimate is not None and inputs is not None:
+        crcl, basis = estimate, "crcl-cockcroft-gault"
+        age, weight, creatinine, _female = inputs
         notes.append(
-            f"CrCl {crcl:g} mL/min estimated by Cockcroft-Gault from serum creatinine "
-            f"{patient.serum_creatinine_mg_dl:g} mg/dL, actual body weight {patient.weight_kg:g} kg, "
-            f"age {patient.age_years:g} years, sex {patient.sex}"
+            f"CrCl {crcl:g} mL/min estimated by Cockcroft-Gault from serum creatinine {creatinine:g} mg/dL, "
+            f"actual body weight {weight:g} kg, age {age:g} years, sex {patient.sex}"
         )
+        if crcl > 200:
+            notes.append(f"caution: estimated CrCl {crcl:g} mL/min is implausibly high; check creatinine and weight")
+    elif inputs is not None:
+        notes.append(f"CrCl not estimated: Cockcroft-Gault is validated in adults, age {inputs[0]:g} years")
     elif patient.serum_creatinine_mg_dl is not None:
         missing = [
             name
@@ -100,6 +120,8 @@ def renal_function(patient: Patient) -> RenalFunction:
     elif egfr is None and crcl is not None:
         egfr = crcl
         notes.append(f"CrCl {crcl:g} mL/min used as a surrogate for eGFR in rules written in eGFR")
+    elif egfr is not None and crcl is not None:
+        notes.append(f"CrCl {crcl:g} mL/min used for CrCl rules and eGFR {egfr:g} mL/min/1.73 m2 for eGFR rules")
     if crcl is None and egfr is None:
         notes.append("renal function unknown: no CrCl, eGFR or serum creatinine with weight, age and sex")
     return RenalFunction(crcl, egfr, basis, notes)

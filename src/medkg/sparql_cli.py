@@ -6,12 +6,50 @@ import csv
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import pyoxigraph as ox
 
+from .loaders import InputError
 from .store import python_value
 
-__all__ = ["run_query"]
+__all__ = ["read_only", "run_query"]
+
+
+def _mentions(node: Any, name: str) -> bool:
+    """Whether a parsed SPARQL tree contains a node called ``name``."""
+    if getattr(node, "name", None) == name:
+        return True
+    if isinstance(node, dict):
+        return any(_mentions(value, name) for value in node.values())
+    if isinstance(node, list | tuple) or type(node).__name__ == "ParseResults":
+        return any(_mentions(item, name) for item in node)
+    return False
+
+
+def read_only(text: str) -> None:
+    """Refuse anything but a read-only query over local data: updates, LOAD and SERVICE.
+
+    Raises:
+        InputError: for an update, a federated SERVICE call, or text that is not SPARQL.
+    """
+    from pyparsing import ParseException
+    from rdflib.plugins.sparql.parser import parseQuery, parseUpdate
+
+    try:
+        tree = parseQuery(text)
+    except ParseException as query_error:
+        try:
+            parseUpdate(text)
+        except ParseException:
+            raise InputError(f"query: not valid SPARQL: {' '.join(str(query_error).split())}") from None
+        raise InputError(
+            "query: updates (INSERT, DELETE, LOAD, CLEAR ...) are refused; medkg query is read-only"
+        ) from None
+    if _mentions(tree, "ServiceGraphPattern"):
+        raise InputError(
+            "query: SERVICE (federated queries to other endpoints) is refused; medkg query reads local data only"
+        )
 
 
 def run_query(text: str, patient_file: Path | None, output_format: str) -> str:
@@ -28,20 +66,21 @@ def run_query(text: str, patient_file: Path | None, output_format: str) -> str:
 
     from .engines import DefaultEngine
     from .knowledge_base import default_knowledge_base
-    from .loaders import PatientInputError, load_patient
+    from .loaders import load_patient
     from .patient_graph import patient_graph
 
+    read_only(text)
     kb = default_knowledge_base()
     graph = patient_graph(load_patient(patient_file), kb).graph if patient_file else Graph()
     with DefaultEngine().session(kb, graph) as (store, name):
         try:
             result = store.raw_query(text, graph=name)
         except SyntaxError as error:
-            raise PatientInputError(f"query: {error}") from None
+            raise InputError(f"query: not valid SPARQL: {error}") from None
         if isinstance(result, ox.QueryBoolean):
             return ("true" if bool(result) else "false") + "\n"
         if not isinstance(result, ox.QuerySolutions):
-            raise PatientInputError("query: only SELECT and ASK queries are supported here")
+            raise InputError("query: only SELECT and ASK queries are supported here")
         names = [variable.value for variable in result.variables]
         rows = [[python_value(solution[name]) for name in names] for solution in result]
     if output_format == "json":

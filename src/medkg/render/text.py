@@ -28,14 +28,18 @@ def render_text(report: Report) -> str:
         renal += ")"
     lines.append(f"  renal basis: {renal}")
     assessed = ", ".join(a.drug if a.input.casefold() == a.drug else f"{a.input} -> {a.drug}" for a in report.assessed)
-    lines.append(f"  assessed: {assessed or 'nothing'}")
+    lines += _wrap(f"assessed: {assessed or 'nothing'}", "  ")
     if report.not_used:
-        lines.append(f"  not used: {'; '.join(report.not_used)}")
+        lines += _wrap(f"not used: {'; '.join(report.not_used)}", "  ")
     for note in report.notes:
         lines += _wrap(f"note: {note}", "  ")
     lines.append("")
     if not report.findings:
-        lines.append("No findings. This is not a statement that the regimen is safe; see the notes above.")
+        lines += _wrap(
+            "No findings. This is not a statement that the regimen is safe: medkg checks only what its knowledge "
+            "base holds (see the notes above for partly curated drugs).",
+            "",
+        )
     for severity in sorted(SEVERITY_RANK, key=SEVERITY_RANK.__getitem__, reverse=True):
         group = [f for f in report.findings if f.severity == severity]
         if not group:

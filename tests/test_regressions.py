@@ -1,0 +1,213 @@
+"""Regression tests for the problems a fresh-user review found (one test per report item).
+
+Source: the new-user review of the core release (issue 2 notes), items numbered as reported.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from medkg import PatientInputError, check, load_patient
+from medkg.knowledge_base import KnowledgeBase
+from medkg.loaders import parse_medication_arg, patient_from_json, patient_from_turtle
+from medkg.render.turtle import render_turtle
+
+
+def medkg(*args: str, cwd: str | None = None, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "medkg.cli", *args],
+        capture_output=True,
+        text=True,
+        input=stdin,
+        cwd=cwd,
+        env=os.environ.copy(),
+        check=False,
+        timeout=300,
+    )
+
+
+@pytest.mark.reasoner
+def test_1_owl_engine_runs_from_the_filesystem_root(kb: KnowledgeBase) -> None:
+    """HermiT resolved a default base IRI against the working directory and failed in '/'."""
+    result = medkg("check", "--example", "baclofen-trazodone", "--engine", "owl", cwd="/")
+    assert result.returncode == 1, result.stderr
+
+
+def test_2_doses_far_above_the_label_maximum_are_found(kb: KnowledgeBase) -> None:
+    """Trazodone 4000 mg/day and zolpidem 20 mg passed without any dose finding."""
+    report = check(
+        {
+            "age_years": 40,
+            "sex": "male",
+            "crcl_ml_min": 100,
+            "medications": [
+                {"drug": "trazodone", "dose_mg": 1000, "times_per_day": 4},
+                {"drug": "zolpidem", "dose_mg": 20, "times_per_day": 1},
+            ],
+        },
+        kb=kb,
+    )
+    maxima = {f.drugs[0]: f for f in report.findings if f.kind == "max-dose"}
+    assert maxima["trazodone"].severity == "major"
+    assert any("4000" in line and "400 mg/day" in line for line in maxima["trazodone"].because)
+    assert any("20" in line and "10 mg/day" in line for line in maxima["zolpidem"].because)
+    assert report.exit_code == 1
+
+
+def test_2_dose_with_a_trailing_x_is_an_error() -> None:
+    with pytest.raises(PatientInputError):
+        parse_medication_arg("baclofen:10x")
+
+
+def test_3_explanations_never_round_a_value_onto_its_threshold(kb: KnowledgeBase) -> None:
+    """'CrCl 30 mL/min < 30 mL/min' was printed for an entered CrCl of 29.9999999."""
+    report = check({"age_years": 80, "crcl_ml_min": 29.9999999, "medications": [{"drug": "baclofen"}]}, kb=kb)
+    lines = [line for f in report.findings for line in f.because if "< 30 mL/min" in line]
+    assert lines and all("29.9999999" in line for line in lines)
+
+
+def test_4_repeated_json_keys_are_refused() -> None:
+    """The second 'medications' silently replaced the first."""
+    with pytest.raises(PatientInputError, match="appears twice"):
+        patient_from_json('{"medications": [{"drug": "baclofen"}], "medications": [{"drug": "trazodone"}]}')
+
+
+@pytest.mark.parametrize(
+    ("statement", "message"),
+    [
+        ("medkg:ageYrs 78", "not one medkg reads"),
+        ("medkg:ageYears 78, 30", "more than one value"),
+        ("a medkg:Patient, <https://w3id.org/medkg/kg/Pregnant>", "inferred, not asserted"),
+    ],
+)
+def test_4_turtle_patients_drop_nothing(statement: str, message: str) -> None:
+    turtle = f"""@prefix medkg: <https://w3id.org/medkg/ontology#> .
+    <urn:x:p> a medkg:Patient ; {statement} ; medkg:takesMedication [ medkg:inputName "baclofen" ] ."""
+    with pytest.raises(PatientInputError, match=message):
+        patient_from_turtle(turtle)
+
+
+@pytest.mark.parametrize("value", ["78", True])
+def test_4_numbers_are_not_coerced_from_strings_or_booleans(value: object) -> None:
+    with pytest.raises(PatientInputError, match="age_years"):
+        load_patient({"age_years": value, "medications": [{"drug": "baclofen"}]})
+
+
+def test_4_entered_crcl_beside_creatinine_is_reported(kb: KnowledgeBase) -> None:
+    report = check(
+        {
+            "age_years": 40,
+            "sex": "male",
+            "weight_kg": 80,
+            "serum_creatinine_mg_dl": 1.0,
+            "crcl_ml_min": 40,
+            "medications": [{"drug": "baclofen"}],
+        },
+        kb=kb,
+    )
+    assert any("Cockcroft-Gault" in note and "40" in note for note in report.notes)
+
+
+def test_5_turtle_report_carries_the_whole_report(kb: KnowledgeBase) -> None:
+    from rdflib import Graph, Namespace
+
+    report = check(load_patient({"age_years": 78, "crcl_ml_min": 25, "medications": [{"drug": "Lioresal"}]}), kb=kb)
+    graph = Graph().parse(data=render_turtle(report), format="turtle")
+    rep = Namespace("https://w3id.org/medkg/report#")
+    assert {str(o) for o in graph.objects(None, rep.input)} == {"Lioresal"}
+    assert len(set(graph.objects(None, rep.population))) == len(report.patient.populations)
+    assert len(set(graph.objects(None, rep.note))) == len(report.notes)
+    assert len(set(graph.objects(None, rep.hasFinding))) == len(report.findings)
+    assert any(True for _ in graph.objects(None, rep.uncertain))
+
+
+def test_6_cockcroft_gault_is_not_applied_to_a_newborn(kb: KnowledgeBase) -> None:
+    report = check(
+        {
+            "age_years": 0,
+            "sex": "male",
+            "weight_kg": 3,
+            "serum_creatinine_mg_dl": 0.3,
+            "medications": [{"drug": "baclofen"}],
+        },
+        kb=kb,
+    )
+    assert report.patient.renal_basis == "none"
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "SELECT * WHERE { SERVICE <http://example.com/sparql> { ?s ?p ?o } }",
+        "CLEAR ALL",
+        "INSERT DATA { <a:b> <a:c> <a:d> }",
+    ],
+)
+def test_7_query_refuses_updates_and_federation(tmp_path: Path, query: str) -> None:
+    path = tmp_path / "q.rq"
+    path.write_text(query, encoding="utf-8")
+    result = medkg("query", str(path))
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "refused" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["check", "--child-pugh", "D", "baclofen"],
+        ["check", "--format", "yaml", "baclofen"],
+        ["schema"],
+        ["check", "--example", "nope"],
+        ["check", "--output", "/nonexistent/dir/out.txt", "baclofen"],
+    ],
+)
+def test_8_usage_errors_are_one_line_and_exit_2(args: list[str]) -> None:
+    result = medkg(*args)
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert result.stdout == ""
+
+
+def test_9_files_of_other_types_are_not_taken_for_drug_names(tmp_path: Path) -> None:
+    path = tmp_path / "patient.txt"
+    path.write_text("{}", encoding="utf-8")
+    for target in (str(path), str(tmp_path)):
+        result = medkg("check", target)
+        assert result.returncode == 2, result.stdout
+        assert "medication" not in result.stderr
+
+
+def test_9_standard_input(kb: KnowledgeBase) -> None:
+    result = medkg("check", "-", "--format", "json", stdin='{"medications": [{"drug": "baclofen"}]}')
+    assert json.loads(result.stdout)["assessed"][0]["drug"] == "baclofen"
+
+
+@pytest.mark.parametrize("bad", [None, [], 42])
+def test_10_api_rejects_non_patients_with_a_clear_error(bad: object) -> None:
+    with pytest.raises(PatientInputError):
+        load_patient(bad)  # type: ignore[arg-type]
+
+
+def test_10_api_check_accepts_a_dict(kb: KnowledgeBase) -> None:
+    assert check({"medications": [{"drug": "baclofen"}]}, kb=kb).assessed[0].drug == "baclofen"
+
+
+def test_opioid_benzodiazepine_pair_is_reported_once(kb: KnowledgeBase) -> None:
+    """The specific opioid + benzodiazepine rule supersedes opioid + any CNS depressant for the same pair."""
+    report = check({"age_years": 50, "medications": [{"drug": "oxycodone"}, {"drug": "alprazolam"}]}, kb=kb)
+    pairs = [f for f in report.findings if f.kind == "interaction" and f.drugs == ["alprazolam", "oxycodone"]]
+    assert len(pairs) == 1
+    assert "benzodiazepine" in pairs[0].title
+
+
+def test_utf8_byte_order_mark_is_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "p.json"
+    path.write_bytes(b"\xef\xbb\xbf" + b'{"medications": [{"drug": "baclofen"}]}')
+    assert load_patient(path).medications[0].drug == "baclofen"
