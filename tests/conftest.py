@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -41,3 +43,17 @@ def kb(_private_cache: Path) -> KnowledgeBase:
 def golden_cases() -> list[tuple[str, dict[str, Any]]]:
     """(name, case) for every golden case file, sorted by name."""
     return [(path.stem, json.loads(path.read_text(encoding="utf-8"))) for path in sorted(GOLDEN.glob("*.json"))]
+
+
+def run_medkg(*args: str, cwd: str | None = None, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the ``medkg`` command line in a subprocess (same interpreter, same environment)."""
+    return subprocess.run(
+        [sys.executable, "-m", "medkg.cli", *args],
+        capture_output=True,
+        text=True,
+        input=stdin,
+        cwd=cwd,
+        env=os.environ.copy(),
+        check=False,
+        timeout=300,
+    )

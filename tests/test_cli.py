@@ -3,26 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from conftest import run_medkg as medkg
 from medkg.knowledge_base import KnowledgeBase
-
-
-def medkg(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "medkg.cli", *args],
-        check=False,
-        capture_output=True,
-        text=True,
-        input=stdin,
-        env=os.environ.copy(),
-        timeout=300,
-    )
 
 
 def test_example_reports_and_exits_1(kb: KnowledgeBase) -> None:

@@ -6,30 +6,15 @@ Source: the new-user review of the core release (issue 2 notes), items numbered 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from conftest import run_medkg as medkg
 from medkg import PatientInputError, check, load_patient
 from medkg.knowledge_base import KnowledgeBase
 from medkg.loaders import parse_medication_arg, patient_from_json, patient_from_turtle
 from medkg.render.turtle import render_turtle
-
-
-def medkg(*args: str, cwd: str | None = None, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "medkg.cli", *args],
-        capture_output=True,
-        text=True,
-        input=stdin,
-        cwd=cwd,
-        env=os.environ.copy(),
-        check=False,
-        timeout=300,
-    )
 
 
 @pytest.mark.reasoner
@@ -125,20 +110,6 @@ def test_5_turtle_report_carries_the_whole_report(kb: KnowledgeBase) -> None:
     assert len(set(graph.objects(None, rep.note))) == len(report.notes)
     assert len(set(graph.objects(None, rep.hasFinding))) == len(report.findings)
     assert any(True for _ in graph.objects(None, rep.uncertain))
-
-
-def test_6_cockcroft_gault_is_not_applied_to_a_newborn(kb: KnowledgeBase) -> None:
-    report = check(
-        {
-            "age_years": 0,
-            "sex": "male",
-            "weight_kg": 3,
-            "serum_creatinine_mg_dl": 0.3,
-            "medications": [{"drug": "baclofen"}],
-        },
-        kb=kb,
-    )
-    assert report.patient.renal_basis == "none"
 
 
 @pytest.mark.parametrize(
