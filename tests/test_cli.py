@@ -117,3 +117,11 @@ def test_help_lists_exit_codes() -> None:
     result = medkg("check", "--help")
     assert "Exit codes" in result.stdout
     assert "NAME[:DOSE_MG[xTIMES_PER_DAY]]" in result.stdout
+
+
+@pytest.mark.reasoner
+def test_validate_command_passes(kb: KnowledgeBase) -> None:
+    result = medkg("validate")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "consistency (HermiT): OK" in result.stdout
+    assert result.stdout.rstrip().endswith("medkg validate: OK")

@@ -47,7 +47,7 @@ def render_text(report: Report) -> str:
         lines.append(f"== {severity.upper()} ({len(group)}) ==")
         for finding in group:
             drugs = ", ".join(finding.drugs) or "-"
-            title = f"{finding.title}. " if finding.title else ""
+            title = f"{finding.title}. " if finding.title and not finding.summary.startswith(finding.title) else ""
             lines += _wrap(f"[{finding.kind}] {drugs}: {title}{finding.summary}", "  ")
             if finding.recommendation:
                 lines += _wrap(f"what to do: {finding.recommendation}", "    ")
