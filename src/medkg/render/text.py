@@ -19,7 +19,7 @@ def render_text(report: Report) -> str:
     """Return the report as plain text (no colour codes; deterministic)."""
     lines = [f"medkg report for patient {report.patient.id}"]
     populations = ", ".join(report.patient.populations) or "none classified"
-    lines.append(f"  populations: {populations}")
+    lines += _wrap(f"populations: {populations}", "  ")
     renal = report.patient.renal_basis
     if report.patient.crcl_ml_min is not None:
         renal += f" (CrCl {report.patient.crcl_ml_min:g} mL/min"
