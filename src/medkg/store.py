@@ -6,7 +6,6 @@ graph, queries the union of both, and removes the named graph afterwards.
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -42,7 +41,6 @@ class QueryStore:
 
     def __init__(self) -> None:
         self._store = ox.Store()
-        self._lock = threading.Lock()
 
     @classmethod
     def from_file(cls, path: Path) -> QueryStore:
