@@ -126,7 +126,7 @@ def check(
       medkg check --age 78 --crcl 25 baclofen:10x3 trazodone:50x1
     """
     from .check import check as run_check
-    from .loaders import load_patient, parse_medication_arg, patient_from_dict, patient_from_json
+    from .loaders import PATIENT_SUFFIXES, load_patient, parse_medication_arg, patient_from_dict, patient_from_json
     from .render.text import render_text
     from .render.turtle import render_turtle
 
@@ -144,7 +144,7 @@ def check(
     }
     given = {key: value for key, value in flags.items() if value is not None}
     # an existing path, a .json/.ttl name or "-" (standard input) is a patient; anything else a medication
-    files = [item for item in inputs if item == "-" or Path(item).exists() or item.lower().endswith((".json", ".ttl"))]
+    files = [item for item in inputs if item == "-" or Path(item).exists() or item.lower().endswith(PATIENT_SUFFIXES)]
     names = [item for item in inputs if item not in files]
     if example:
         files.append(str(EXAMPLES / f"{example}.json"))
@@ -240,7 +240,8 @@ def run() -> None:
         click.echo("medkg: aborted", err=True)
         sys.exit(EXIT_INPUT)
     except click.ClickException as error:
-        hint = f" (see 'medkg {error.ctx.info_name} --help')" if getattr(error, "ctx", None) and error.ctx else ""  # type: ignore[attr-defined]
+        context = getattr(error, "ctx", None)
+        hint = f" (see 'medkg {context.info_name} --help')" if context is not None else ""
         click.echo(f"medkg: {' '.join(error.format_message().split())}{hint}", err=True)
         sys.exit(EXIT_INPUT)
 

@@ -31,6 +31,12 @@ __all__ = [
 ]
 
 
+#: File suffixes read as patients: JSON, and Turtle under either common suffix.
+JSON_SUFFIXES = (".json",)
+TURTLE_SUFFIXES = (".ttl", ".turtle")
+PATIENT_SUFFIXES = JSON_SUFFIXES + TURTLE_SUFFIXES
+
+
 class InputError(ValueError):
     """User input (patient, query, option) that cannot be used; the message is one line for the user."""
 
@@ -200,7 +206,7 @@ def load_patient(source: str | Path | Mapping[str, Any]) -> Patient:
     suffix = path.suffix.lower()
     if path.is_dir():
         raise PatientInputError(f"{path}: is a folder, not a patient file")
-    if suffix not in {".json", ".ttl", ".turtle"}:
+    if suffix not in PATIENT_SUFFIXES:
         raise PatientInputError(f"{path}: unsupported file type {suffix or '(none)'!r}: use .json or .ttl")
     try:
         text = path.read_text(encoding="utf-8")
@@ -208,7 +214,7 @@ def load_patient(source: str | Path | Mapping[str, Any]) -> Patient:
         raise PatientInputError(f"{path}: is a folder, not a patient file") from None
     except (OSError, UnicodeDecodeError) as error:
         raise PatientInputError(f"{path}: cannot read: {error.__class__.__name__}: {error}") from None
-    if suffix in {".ttl", ".turtle"}:
+    if suffix in TURTLE_SUFFIXES:
         return patient_from_turtle(text, origin=str(path))
     return patient_from_json(text, origin=str(path))
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from rdflib import Graph, URIRef
 from rdflib.namespace import OWL, RDF, RDFS
+from rdflib.term import Node
 
 __all__ = ["Classification", "ReasonerError", "as_triples", "classify", "extract_for", "reasoner_input"]
 
@@ -65,11 +66,7 @@ def reasoner_input(graph: Graph) -> Graph:
     """
     statements = set(graph.subjects(RDF.type, RDF.Statement))
     annotations = set(graph.subjects(RDF.type, OWL.AnnotationProperty))
-    out = Graph()
-    for triple in graph:
-        if triple[0] in statements or triple[1] in annotations:
-            continue
-        out.add(triple)
+    out = _without(graph, subjects=statements, predicates=annotations)
     # OWL 2 declarations: owlready2 only treats typed IRIs as individuals when declared.
     for subject, cls in list(out.subject_objects(RDF.type)):
         if isinstance(subject, URIRef) and cls not in _META_CLASSES:
@@ -134,9 +131,15 @@ def extract_for(kb: Graph, drug_class: URIRef, taken: set[URIRef]) -> Graph:
     so HermiT's work grows with the patients' drugs, not with the knowledge base's.
     """
     untaken = {drug for drug in kb.subjects(RDF.type, drug_class) if drug not in taken}
+    return _without(kb, subjects=untaken)
+
+
+def _without(graph: Graph, *, subjects: set[Node], predicates: set[Node] | None = None) -> Graph:
+    """Return a copy of ``graph`` without the triples about ``subjects`` or using ``predicates``."""
+    skip_predicates = predicates or set()
     out = Graph()
-    for triple in kb:
-        if triple[0] not in untaken:
+    for triple in graph:
+        if triple[0] not in subjects and triple[1] not in skip_predicates:
             out.add(triple)
     return out
 
