@@ -37,6 +37,7 @@ FindingKind = Literal[
     "monitoring",
     "warning",
     "alternative",
+    "omission",
     "not-assessed",
 ]
 Severity = Literal["contraindicated", "major", "moderate", "minor", "info"]

@@ -34,6 +34,21 @@ DRUG_COLUMNS = [
     "locator",
 ]
 EFFECT_COLUMNS = ["drug", "effect", "source", "locator", "evidence", "uncertain", "note"]
+ENZYME_ROLE_COLUMNS = ["drug", "enzyme", "role", "source", "locator", "evidence", "uncertain", "note"]
+SCORE_COLUMNS = ["drug", "score", "source", "locator", "evidence", "uncertain", "note"]
+
+#: ``role`` cell of kg/enzyme-roles/*.tsv -> property (FDA categories, see ontology/core.ttl).
+ENZYME_ROLES = {
+    "strong-inhibitor": "strongInhibitorOf",
+    "moderate-inhibitor": "moderateInhibitorOf",
+    "weak-inhibitor": "weakInhibitorOf",
+    "strong-inducer": "strongInducerOf",
+    "moderate-inducer": "moderateInducerOf",
+    "weak-inducer": "weakInducerOf",
+    "sensitive-substrate": "sensitiveSubstrateOf",
+    "moderate-sensitive-substrate": "moderateSensitiveSubstrateOf",
+    "substrate": "substrateOf",
+}
 
 
 class TableError(ValueError):
@@ -98,10 +113,16 @@ def _require(row: dict[str, str], name: str, where: str) -> str:
 
 
 def compile_drugs(path: Path, graph: Graph) -> None:
-    """Add the drugs of ``kg/drugs.tsv`` to ``graph`` (identity, classes, names; sourced)."""
+    """Add the drugs of a ``kg/drugs/*.tsv`` table to ``graph`` (identity, classes, names; sourced).
+
+    Raises:
+        TableError: for a drug id defined twice (in this or another drugs table).
+    """
     for row in read_table(path, DRUG_COLUMNS):
         where = f"{path.name}: {row['id']}"
         drug = KG[_require(row, "id", where)]
+        if (drug, RDF.type, MEDKG.Drug) in graph:
+            raise TableError(f"{where}: drug defined twice")
         citation = _citation(graph, _require(row, "source", where), locator=row["locator"])
         graph.add((drug, SKOS.prefLabel, Literal(_require(row, "label", where), lang="en")))
         graph.add((drug, RDFS.label, Literal(row["label"], lang="en")))
@@ -124,24 +145,63 @@ def compile_drugs(path: Path, graph: Graph) -> None:
             graph.add((drug, MEDKG.curationLevel, Literal(row["curation_level"])))
 
 
+def _fact_citation(graph: Graph, row: dict[str, str], where: str) -> BNode:
+    return _citation(
+        graph,
+        _require(row, "source", where),
+        locator=row["locator"],
+        evidence=row["evidence"],
+        uncertain=row["uncertain"],
+        note=row["note"],
+    )
+
+
 def compile_drug_effects(path: Path, graph: Graph) -> None:
-    """Add the drug-effect facts of ``kg/drug-effects.tsv`` to ``graph``, each reified and cited."""
+    """Add the drug-effect facts of a ``kg/drug-effects/*.tsv`` table to ``graph``, each reified and cited."""
     for row in read_table(path, EFFECT_COLUMNS):
         where = f"{path.name}: {row['drug']} {row['effect']}"
-        citation = _citation(
-            graph,
-            _require(row, "source", where),
-            locator=row["locator"],
-            evidence=row["evidence"],
-            uncertain=row["uncertain"],
-            note=row["note"],
-        )
         triple = (KG[_require(row, "drug", where)], MEDKG.hasEffect, KG[_require(row, "effect", where)])
-        _sourced(graph, triple, citation)
+        _sourced(graph, triple, _fact_citation(graph, row, where))
 
 
-#: Table file name -> compiler. A new table kind is added here and documented in docs/knowledge-base.md.
-TABLES = {"drugs.tsv": compile_drugs, "drug-effects.tsv": compile_drug_effects}
+def compile_enzyme_roles(path: Path, graph: Graph) -> None:
+    """Add drug -> enzyme/transporter roles (FDA categories) of a ``kg/enzyme-roles/*.tsv`` table.
+
+    Raises:
+        TableError: for a role outside :data:`ENZYME_ROLES`.
+    """
+    for row in read_table(path, ENZYME_ROLE_COLUMNS):
+        where = f"{path.name}: {row['drug']} {row['role']} {row['enzyme']}"
+        role = ENZYME_ROLES.get(_require(row, "role", where))
+        if role is None:
+            raise TableError(f"{where}: role must be one of {sorted(ENZYME_ROLES)}")
+        triple = (KG[_require(row, "drug", where)], MEDKG[role], KG[_require(row, "enzyme", where)])
+        _sourced(graph, triple, _fact_citation(graph, row, where))
+
+
+def compile_anticholinergic_burden(path: Path, graph: Graph) -> None:
+    """Add Anticholinergic Cognitive Burden scores (1-3) of a ``kg/anticholinergic-burden/*.tsv`` table.
+
+    Raises:
+        TableError: for a score that is not 1, 2 or 3.
+    """
+    for row in read_table(path, SCORE_COLUMNS):
+        where = f"{path.name}: {row['drug']}"
+        score = _require(row, "score", where)
+        if score not in {"1", "2", "3"}:
+            raise TableError(f"{where}: ACB score must be 1, 2 or 3, found {score!r}")
+        triple = (KG[_require(row, "drug", where)], MEDKG.anticholinergicBurdenScore, Literal(int(score)))
+        _sourced(graph, triple, _fact_citation(graph, row, where))
+
+
+#: Table kind -> compiler. A table's kind is the name of its folder under ``kg/`` (``kg/drugs/cns.tsv``
+#: is a ``drugs`` table). A new kind is added here and documented in docs/knowledge-base.md.
+TABLES = {
+    "drugs": compile_drugs,
+    "drug-effects": compile_drug_effects,
+    "enzyme-roles": compile_enzyme_roles,
+    "anticholinergic-burden": compile_anticholinergic_burden,
+}
 
 
 def compile_tables(kg_dir: Path, graph: Graph) -> list[Path]:
@@ -151,10 +211,11 @@ def compile_tables(kg_dir: Path, graph: Graph) -> list[Path]:
         TableError: for an unknown ``.tsv`` file (it would otherwise be ignored silently) or a bad row.
     """
     read: list[Path] = []
-    for path in sorted(kg_dir.rglob("*.tsv")):
-        compiler = TABLES.get(path.name)
+    paths = sorted(kg_dir.rglob("*.tsv"), key=lambda p: (p.parent.name != "drugs", str(p)))  # drugs first
+    for path in paths:
+        compiler = TABLES.get(path.parent.name) if path.parent != kg_dir else None
         if compiler is None:
-            raise TableError(f"{path}: no compiler for this table (known: {sorted(TABLES)})")
+            raise TableError(f"{path}: no compiler for this table; put it in kg/<kind>/ (kinds: {sorted(TABLES)})")
         compiler(path, graph)
         read.append(path)
     return read
