@@ -105,9 +105,10 @@ def _examples() -> list[str]:
 @click.option(
     "--format",
     "output_format",
-    type=click.Choice(["text", "json", "turtle", "ndjson"]),
+    type=click.Choice(["text", "json", "turtle", "html", "ndjson"]),
     default=None,
-    help="Report format: text (default), json, turtle; with --batch: ndjson (default) or json.",
+    help="Report format: text (default), json, turtle, html (one self-contained page with the interaction "
+    "graph); with --batch: ndjson (default) or json.",
 )
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the report to this file.")
 @click.option(
@@ -201,6 +202,10 @@ def check(
         text = report.to_json()
     elif output_format == "turtle":
         text = render_turtle(report)
+    elif output_format == "html":
+        from .render.html import render_html
+
+        text = render_html(report)
     else:
         text = render_text(report)
     if output:
