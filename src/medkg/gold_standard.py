@@ -79,7 +79,7 @@ def evaluate(pairs: list[tuple[str, str, str]], kb: KnowledgeBase | None = None)
         runnable.append((pair_id, set(labels), patient))
     result.known = len(runnable)
     reports = check_many([patient for _id, _labels, patient in runnable], kb=kb)
-    for (pair_id, labels, _patient), report in zip(runnable, reports, strict=True):
-        hit = any(f.kind in _PAIR_KINDS and labels <= set(f.drugs) for f in report.findings)
+    for (pair_id, drugs, _patient), report in zip(runnable, reports, strict=True):
+        hit = any(f.kind in _PAIR_KINDS and drugs <= set(f.drugs) for f in report.findings)
         (result.flagged if hit else result.missed).append(pair_id)
     return result
