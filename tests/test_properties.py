@@ -44,11 +44,11 @@ def _ingredients() -> list[str]:
 
 
 def _brands() -> dict[str, str]:
-    """Ingredient name -> one brand name that resolves to it (from the knowledge base)."""
+    """Ingredient name -> one single-ingredient brand name that resolves to it (from the knowledge base)."""
     kb = _kb()
     found: dict[str, str] = {}
     for row in kb.store.select(kb.query("catalogue/drug-names")):
-        if row["nameKind"] == "brand":
+        if row["nameKind"] == "brand" and len(kb.name_ingredients[str(row["name"]).casefold()]) == 1:
             found.setdefault(kb.label(str(row["drug"])), str(row["name"]))
     return found
 
