@@ -159,8 +159,9 @@ class KnowledgeBase:
 
     @cached_property
     def drug_names(self) -> dict[str, str]:
-        """Lower-case name (ingredient, brand, synonym) -> drug IRI (the first, for a combination brand;
-        see :attr:`name_ingredients` for all of them).
+        """Lower-case name (ingredient, brand, synonym) -> drug IRI.
+
+        For a combination brand this is one of its ingredients; :attr:`name_ingredients` has all.
         """
         names: dict[str, str] = {}
         for row in sorted(self._rows("catalogue/drug-names"), key=lambda r: (str(r["nameKind"]), str(r["name"]))):
