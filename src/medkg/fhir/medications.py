@@ -44,7 +44,10 @@ _CURRENT: dict[str, frozenset[str]] = {
 }
 _DRAFT_EXCLUDED = frozenset({"cancelled", "entered-in-error", "stopped", "completed", "revoked"})
 #: Dose units that count dose units (tablets, capsules...) rather than amounts.
-_COUNT_UNITS = frozenset({"", "1", "{tbl}", "tbl", "tablet", "tablets", "tab", "{capsule}", "capsule", "capsules", "cap"})
+_COUNT_UNITS = frozenset(
+    {"", "1", "{tbl}", "tbl", "tablet", "tablets", "{tablet}", "tab", "{capsule}", "capsule", "capsules", "cap"}
+    | {"{pill}", "pill", "pills", "{patch}", "patch"}
+)
 _DAYS = {"s": 1 / 86400, "min": 1 / 1440, "h": 1 / 24, "d": 1.0, "wk": 7.0, "mo": 30.0, "a": 365.0}
 
 
