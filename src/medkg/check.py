@@ -83,7 +83,7 @@ def _patient_graphs(patients: Sequence[Patient], kb: KnowledgeBase) -> tuple[lis
     return graphs, union
 
 
-def _report(
+def _report(  # noqa: PLR0917
     kb: KnowledgeBase,
     pg: PatientGraph,
     findings: list[Finding],

@@ -9,8 +9,8 @@ from typing import Any
 
 from ..loaders import InputError
 from ..patient import Patient
-from .index import ResourceIndex, bundle_resources
 from .demographics import read_demographics
+from .index import ResourceIndex, bundle_resources
 from .medications import ReadMedication
 from .reading import assemble, latest_clinical_date
 

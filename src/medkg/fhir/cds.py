@@ -55,8 +55,11 @@ class CdsReading:
 
 
 def _items(value: Any) -> list[tuple[str | None, dict[str, Any]]]:
-    """Resources in a context or prefetch value: a Bundle's entries, a resource, a list of them, or a
-    CDS Hooks 1.0 prefetch item wrapping one of these in ``resource``."""
+    """Return the resources in a context or prefetch value.
+
+    A value is a Bundle (its entries), a resource, a list of these, or a CDS Hooks 1.0 prefetch
+    item wrapping one of these in ``resource``.
+    """
     if isinstance(value, list):
         return [item for part in value for item in _items(part)]
     if not isinstance(value, dict):
@@ -69,7 +72,7 @@ def _items(value: Any) -> list[tuple[str | None, dict[str, Any]]]:
 
 
 def _cql_dates(value: Any) -> int:
-    """Number of elements given only as a CQL expression (``_authoredOn`` etc.) under ``value``."""
+    """Count the elements given only as a CQL expression (``_authoredOn`` etc.) under ``value``."""
     if isinstance(value, list):
         return sum(_cql_dates(item) for item in value)
     if not isinstance(value, dict):

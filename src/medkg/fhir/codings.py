@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-__all__ = ["LOINC", "RXNORM", "SNOMED", "ICD10", "codes", "display", "status_code"]
+__all__ = ["ICD10", "LOINC", "RXNORM", "SNOMED", "codes", "display", "status_code"]
 
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 LOINC = "http://loinc.org"
@@ -21,7 +21,7 @@ _SEMANTIC_TAG = re.compile(
 
 
 def codings(concept: Any) -> list[dict[str, Any]]:
-    """The ``coding`` items of a CodeableConcept (empty when absent or malformed)."""
+    """Return the ``coding`` items of a CodeableConcept (empty when absent or malformed)."""
     items = concept.get("coding") if isinstance(concept, dict) else None
     return [item for item in items or [] if isinstance(item, dict)]
 
@@ -36,7 +36,7 @@ def codes(concept: Any, *systems: str) -> list[str]:
 
 
 def display(concept: Any) -> str:
-    """The concept's text, else its first coding display, without a SNOMED CT semantic tag; may be empty."""
+    """Return the concept's text, else its first coding display, without a SNOMED CT semantic tag; may be empty."""
     text = concept.get("text") if isinstance(concept, dict) else None
     if not isinstance(text, str) or not text.strip():
         text = next((str(item["display"]) for item in codings(concept) if item.get("display")), "")
@@ -44,7 +44,7 @@ def display(concept: Any) -> str:
 
 
 def status_code(value: Any) -> str | None:
-    """A status given as a code (STU3 ``"active"``) or a CodeableConcept (R4), lower case; None if absent."""
+    """Return a status given as a code (STU3 ``"active"``) or a CodeableConcept (R4), lower case; None if absent."""
     if isinstance(value, str):
         return value.casefold()
     found = codes(value)

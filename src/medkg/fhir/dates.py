@@ -9,7 +9,7 @@ __all__ = ["age_years", "months_before", "parse_date", "resource_dates"]
 
 
 def parse_date(value: Any) -> date | None:
-    """The calendar date of a FHIR ``date``/``dateTime``/``instant`` string, or None.
+    """Return the calendar date of a FHIR ``date``/``dateTime``/``instant`` string, or None.
 
     Partial dates read as their first day ("1950" -> 1950-01-01, "1950-10" -> 1950-10-01); the
     date is the one written (local to the time zone given), never shifted to UTC.
@@ -33,7 +33,7 @@ def age_years(birth: date, on: date) -> int:
 
 
 def months_before(day: date, months: int) -> date:
-    """The date ``months`` calendar months before ``day`` (day clipped to the month's length)."""
+    """Return the date ``months`` calendar months before ``day`` (day clipped to the month's length)."""
     total = day.year * 12 + day.month - 1 - months
     year, month = divmod(total, 12)
     for candidate in (day.day, 30, 29, 28):
@@ -68,7 +68,7 @@ def _element(resource: dict[str, Any], path: str) -> Any:
 
 
 def resource_dates(resource: dict[str, Any]) -> list[tuple[date, str]]:
-    """The clinical dates of one resource, each with ``"Type/id element"`` saying where it came from."""
+    """Return the clinical dates of one resource, each with ``"Type/id element"`` saying where it came from."""
     kind = str(resource.get("resourceType", ""))
     found = []
     for path in CLINICAL_DATE_ELEMENTS.get(kind, ()):
@@ -79,5 +79,5 @@ def resource_dates(resource: dict[str, Any]) -> list[tuple[date, str]]:
 
 
 def as_date(value: date | datetime) -> date:
-    """The date part of a date or date-time."""
+    """Return the date part of a date or date-time."""
     return value.date() if isinstance(value, datetime) else value

@@ -76,7 +76,7 @@ class ResourceIndex:
                 self.add(resource, full_url)
 
     def of_type(self, *kinds: str) -> list[TypedResource]:
-        """The resources of the given types, in input order."""
+        """Return the resources of the given types, in input order."""
         return [r for r in self.resources if r.data.get("resourceType") in kinds]
 
     def keys_of(self, typed: TypedResource) -> set[str]:
@@ -84,7 +84,7 @@ class ResourceIndex:
         return {key for key, value in self._by_key.items() if value is typed}
 
     def resolve(self, reference: Any, within: TypedResource | None = None) -> dict[str, Any] | None:
-        """The resource a ``Reference`` (dict with ``reference``) points to, or None."""
+        """Return the resource a ``Reference`` (dict with ``reference``) points to, or None."""
         target = reference.get("reference") if isinstance(reference, dict) else None
         if not isinstance(target, str) or not target:
             return None

@@ -78,7 +78,7 @@ class ReadMedication:
     draft: bool = False
 
     def to_medication(self) -> Medication:
-        """The :class:`medkg.patient.Medication` for checking."""
+        """Return the :class:`medkg.patient.Medication` to check."""
         return Medication(drug=self.drug[:200], dose_mg=self.dose_mg, times_per_day=self.times_per_day)
 
 
@@ -111,10 +111,11 @@ def _components(concept: dict[str, Any]) -> tuple[list[Component], str, str | No
             ]
             return parts, "code-table", rxcui, row.name
     rx_displays = [str(c["display"]) for c in codings(concept) if c.get("system") == RXNORM and c.get("display")]
-    candidates = [*rx_displays, display(concept)]
-    for text in candidates:
+    # an RxNorm display may be a bare ingredient ("penicillin G"); other text only with a strength
+    candidates = [(text, True) for text in rx_displays] + [(display(concept), False)]
+    for text, from_rxnorm in candidates:
         parsed = parse_rxnorm_name(text) if text else None
-        if parsed is not None:
+        if parsed is not None and (from_rxnorm or any(c.strength is not None for c in parsed.components)):
             return list(parsed.components), "rxnorm-name", (rxcuis[0] if rxcuis else None), text
     text = display(concept) or next((str(c["display"]) for c in codings(concept) if c.get("display")), "")
     return [], "unresolved", (rxcuis[0] if rxcuis else None), text
@@ -242,7 +243,9 @@ def read_medications(
         for typed in index.of_type(*MEDICATION_TYPES)
         if typed.label not in draft_labels and _is_current(typed, ignored)
     ]
-    requests = {key for typed in current if typed.data["resourceType"] == "MedicationRequest" for key in index.keys_of(typed)}
+    requests = {
+        key for typed in current if typed.data["resourceType"] == "MedicationRequest" for key in index.keys_of(typed)
+    }
     for typed in current:
         if typed.data["resourceType"] == "MedicationDispense":
             prescriptions = {str(ref.get("reference")) for ref in typed.data.get("authorizingPrescription") or []}

@@ -64,7 +64,7 @@ class LabValues:
 
 
 def _in_unit(analyte: Analyte, quantity: dict[str, Any]) -> float:
-    """The quantity's value in the analyte's unit (raises UnitError when it cannot be converted)."""
+    """Return the quantity's value in the analyte's unit (raises UnitError when it cannot be converted)."""
     value = float(quantity["value"])
     unit = str(quantity.get("code") or quantity.get("unit") or "").strip()
     if analyte.field == "serum_creatinine_mg_dl":

@@ -38,7 +38,7 @@ class Assembled:
 
 
 def latest_clinical_date(index: ResourceIndex) -> tuple[date, str] | None:
-    """The latest clinical date in the input and where it was found, or None when there is none.
+    """Return the latest clinical date in the input and where it was found, or None when there is none.
 
     When the input has encounters, only encounters and resources recorded in one (an
     ``encounter`` or STU3 ``context`` reference) count: test kits add stray resources outside
@@ -69,7 +69,7 @@ _READ_TYPES = frozenset({"MedicationRequest", "MedicationStatement", "Medication
 
 
 def _old_orders(index: ResourceIndex, medications: list[ReadMedication], as_of: date, months: int) -> list[str]:
-    """Notes for current orders written long before ``as_of`` (status active, but check they still are)."""
+    """Return notes for current orders written long before ``as_of`` (status active, but check they still are)."""
     oldest = months_before(as_of, months)
     sources = {m.source for m in medications if not m.draft}
     notes = []

@@ -9,6 +9,7 @@ note that the value was not used.
 from __future__ import annotations
 
 from functools import cache
+from typing import Any
 
 import pint
 
@@ -43,7 +44,7 @@ class UnitError(ValueError):
 
 
 @cache
-def _registry() -> pint.UnitRegistry:
+def _registry() -> pint.UnitRegistry[Any]:
     return pint.UnitRegistry()
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import importlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -58,19 +59,20 @@ def _model(version: FhirVersion, resource_type: str) -> type[BaseModel] | None:
 
 
 def _parent(data: Any, path: tuple[str | int, ...]) -> tuple[Any, str | int] | None:
-    """The container holding ``path``'s last step, and that step (None if the path is gone)."""
+    """Return the container holding ``path``'s last step, and that step (None if the path is gone)."""
     node = data
     for step in path[:-1]:
         if isinstance(node, dict) and isinstance(step, str) and step in node:
             node = node[step]
-        elif isinstance(node, list) and isinstance(step, int) and step < len(node):
+            continue
+        if isinstance(node, list) and isinstance(step, int) and step < len(node):
             node = node[step]
-        else:
-            return None
+            continue
+        return None
     return (node, path[-1]) if path else None
 
 
-def _repair(resource_type: str, data: dict[str, Any], error: dict[str, Any]) -> str | None:
+def _repair(resource_type: str, data: dict[str, Any], error: Mapping[str, Any]) -> str | None:  # noqa: PLR0911
     """Repair one validation error in place; return what was done, or None if it cannot be."""
     path = tuple(step for step in error["loc"] if step != "root")
     kind = error["type"]
