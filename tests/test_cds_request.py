@@ -6,10 +6,10 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
-from sample_files import C1, C2, C3, C4, C5, C8, C9, sample
 
 from medkg.fhir import CdsReading, read_cds_request
 from medkg.loaders import InputError
+from sample_files import C1, C2, C3, C4, C5, C8, C9, sample
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
@@ -31,7 +31,9 @@ def test_c1_order_sign_stu3_no_patient_resource() -> None:
     assert reading.patient.id == "f101"  # top-level "patient"
     assert reading.patient.age_years is None
     assert has_note(reading, "no Patient resource")
-    assert reading.patient.conditions == ["Acute duodenal ulcer with hemorrhage [SNOMED CT 12847006]"]  # STU3 string status
+    assert reading.patient.conditions == [
+        "Acute duodenal ulcer with hemorrhage [SNOMED CT 12847006]"
+    ]  # STU3 string status
     assert has_note(reading, "read as FHIR STU3 after repair", "intent missing")
     draft = next(m for m in reading.medications if m.draft)
     assert (draft.dose_mg, draft.times_per_day) == (10.0, 1.0)  # STU3 dosageInstruction.doseQuantity {pill} x 10 MG
@@ -142,9 +144,18 @@ def test_request_without_drafts_checks_current_medications() -> None:
                 "resourceType": "Bundle",
                 "type": "searchset",
                 "total": 1,
-                "entry": [{"resource": {"resourceType": "MedicationRequest", "id": "a", "status": "active",
-                           "intent": "order", "subject": {"reference": "Patient/p"},
-                           "medicationCodeableConcept": {"text": "warfarin 5 MG Oral Tablet"}}}],  # fmt: skip
+                "entry": [
+                    {
+                        "resource": {
+                            "resourceType": "MedicationRequest",
+                            "id": "a",
+                            "status": "active",
+                            "intent": "order",
+                            "subject": {"reference": "Patient/p"},
+                            "medicationCodeableConcept": {"text": "warfarin 5 MG Oral Tablet"},
+                        }
+                    }
+                ],
             },
             "none": {"resourceType": "Bundle", "type": "searchset", "total": 0},
         },

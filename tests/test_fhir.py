@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
-from sample_files import F1, F3, F4, F5, F6, F8, F9, sample
 
+from conftest import run_medkg as medkg
 from medkg.fhir import FhirReading, parse_rxnorm_name, read_bundle
 from medkg.fhir.dates import age_years, months_before
 from medkg.fhir.salts import base_ingredient
 from medkg.fhir.units import UnitError, convert, creatinine_mg_dl
 from medkg.fhir.validation import read_resource
+from medkg.knowledge_base import KnowledgeBase
 from medkg.loaders import InputError
 from medkg.names import resolve_condition
 from medkg.renal import renal_function
+from sample_files import C1, F1, F3, F4, F5, F6, F8, F9, sample, samples_dir
 
 
 def strengths(reading: FhirReading) -> list[tuple[str, float | None]]:
@@ -383,3 +387,57 @@ def test_resolve_condition_by_code_then_text() -> None:
     assert resolve_condition("Heart failure [SNOMED CT 999]", names) == "urn:hf"
     assert resolve_condition("heart failure", names) == "urn:hf"
     assert resolve_condition("gout [SNOMED CT 90560007]", names) is None
+
+
+# ---------------------------------------------------------------- command line
+
+
+def _sample_path(relative: str) -> str:
+    sample(relative)  # skips (or fails under CI) when the folder is absent
+    folder = samples_dir()
+    assert folder is not None
+    return str(folder / relative)
+
+
+def test_cli_checks_a_bundle_with_reader_notes_in_the_report(kb: KnowledgeBase) -> None:
+    result = medkg("check", _sample_path(F3), "--format", "json")
+    assert result.returncode in (0, 1), result.stderr
+    report = json.loads(result.stdout)
+    assert report["patient"]["renal_basis"] == "crcl-cockcroft-gault"
+    assert report["patient"]["crcl_ml_min"] == pytest.approx(23.8)
+    assert any(note.startswith("as of 2019-11-29: latest clinical date") for note in report["notes"])
+    assert any("renal values contradict" in note for note in report["notes"])
+
+
+def test_cli_as_of_option(kb: KnowledgeBase) -> None:
+    result = medkg("check", _sample_path(F1), "--as-of", "2010-01-31", "--format", "json")
+    assert result.returncode in (0, 1), result.stderr
+    report = json.loads(result.stdout)
+    assert "as of 2010-01-31: given" in report["notes"]
+    assert report["patient"]["renal_basis"] == "crcl-cockcroft-gault"  # creatinine 0.88 (2010) is current then
+
+
+def test_cli_checks_a_cds_hooks_request(kb: KnowledgeBase) -> None:
+    result = medkg("check", _sample_path(C1), "--format", "json")
+    assert result.returncode in (0, 1), result.stderr
+    report = json.loads(result.stdout)
+    assert "hook order-sign" in report["notes"]
+    mentioned = json.dumps([report["assessed"], report["findings"]])
+    assert "ketorolac" in mentioned
+    assert "warfarin" in mentioned
+
+
+def test_cli_rejects_as_of_for_medkg_patient_json(tmp_path: Path) -> None:
+    path = tmp_path / "p.json"
+    path.write_text('{"medications": [{"drug": "baclofen"}]}', encoding="utf-8")
+    result = medkg("check", str(path), "--as-of", "2024-01-01")
+    assert result.returncode == 2
+    assert "--as-of applies to FHIR Bundles and CDS Hooks requests only" in result.stderr
+
+
+def test_cli_rejects_a_lone_fhir_resource(tmp_path: Path) -> None:
+    path = tmp_path / "r.json"
+    path.write_text('{"resourceType": "Patient", "id": "x"}', encoding="utf-8")
+    result = medkg("check", str(path))
+    assert result.returncode == 2
+    assert "a FHIR Patient alone is not read" in result.stderr

@@ -151,7 +151,9 @@ def read_cds_request(
         patient_id=str(patient_id) if patient_id else None,
     )
     if not assembled.medications:
-        raise InputError("the CDS Hooks request has no draft medication order and no current medication: nothing to check")
+        raise InputError(
+            "the CDS Hooks request has no draft medication order and no current medication: nothing to check"
+        )
     selections = [str(item) for item in context.get("selections") or [] if isinstance(item, str)]
     draft_labels = {d.label for d in drafts}
     for selection in selections:
