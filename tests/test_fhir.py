@@ -441,3 +441,53 @@ def test_cli_rejects_a_lone_fhir_resource(tmp_path: Path) -> None:
     result = medkg("check", str(path))
     assert result.returncode == 2
     assert "a FHIR Patient alone is not read" in result.stderr
+
+
+def test_medication_resource_kinds_and_statuses() -> None:
+    def coded(text: str) -> dict[str, Any]:
+        return {"medicationCodeableConcept": {"text": text}, "subject": {"reference": "Patient/p"}}
+
+    resources = [
+        {"resourceType": "MedicationAdministration", "id": "a1", "status": "in-progress",
+         "effectiveDateTime": "2024-01-01", **coded("heparin 5000 UNT/ML Injectable Solution")},
+        {"resourceType": "MedicationAdministration", "id": "a2", "status": "completed",
+         "effectiveDateTime": "2024-01-01", **coded("cefazolin 2000 MG Injection")},
+        {"resourceType": "MedicationDispense", "id": "d1", "status": "completed", **coded("warfarin 5 MG Oral Tablet")},
+        {"resourceType": "MedicationStatement", "id": "s1", "status": "active", "taken": "n",
+         **coded("aspirin 81 MG Oral Tablet")},
+        {"resourceType": "MedicationRequest", "id": "r1", "status": "entered-in-error", "intent": "order",
+         **coded("digoxin 0.25 MG Oral Tablet")},
+    ]  # fmt: skip
+    reading = read_bundle(_bundle(*resources), as_of=date(2024, 1, 2))
+    assert [m.drug for m in reading.patient.medications] == ["heparin", "warfarin"]
+    assert has_note(reading, "1 MedicationAdministration completed", "1 MedicationRequest entered-in-error")
+    assert has_note(reading, "1 MedicationStatement active")  # STU3 taken = n: not taken
+
+
+def test_contained_medication_by_reference_and_invalid_resource_read_as_written() -> None:
+    statement = {
+        "resourceType": "MedicationStatement",
+        "id": "s",
+        "status": "active",
+        "contained": [{"resourceType": "Medication", "id": "m", "code": {"coding": [
+            {"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "861007",
+             "display": "metFORMIN hydrochloride 500 MG Oral Tablet"}]}}],
+        "medicationReference": {"reference": "#m"},
+        "subject": {"reference": "Patient/p"},
+        "effectiveDateTime": "not a date",
+    }  # fmt: skip
+    reading = read_bundle(_bundle(statement), as_of=date(2024, 1, 2))
+    assert strengths(reading) == [("metformin", 500.0)]
+    assert has_note(reading, "MedicationStatement/s is not valid FHIR R4 or STU3; read as written")
+
+
+def test_check_puts_reader_notes_first(kb: KnowledgeBase) -> None:
+    from medkg.check import check, check_many
+    from medkg.patient import Medication, Patient
+
+    patient = Patient(medications=[Medication(drug="baclofen")])
+    report = check(patient, kb=kb, notes=["as of 2024-01-02: given"])
+    assert report.notes[0] == "as of 2024-01-02: given"
+    assert check(patient, kb=kb).notes == report.notes[1:]
+    with pytest.raises(ValueError, match="notes"):
+        check_many([patient], kb=kb, notes=[])

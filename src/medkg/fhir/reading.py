@@ -22,6 +22,8 @@ from .validation import TypedResource
 __all__ = ["Assembled", "assemble", "latest_clinical_date"]
 
 _LAB_FIELDS = ("potassium_mmol_l", "qtc_ms", "inr")
+#: Types whose failure to validate is worth a note (their content is read).
+_READ_TYPES = frozenset({"MedicationRequest", "MedicationStatement", "MedicationDispense", "Observation", "Condition"})
 #: Renal values contradict when one says CrCl/eGFR below the first and the other above the second.
 _RENAL_LOW, _RENAL_HIGH = 30.0, 60.0
 
@@ -65,9 +67,6 @@ def _repair_notes(index: ResourceIndex) -> list[str]:
     return notes
 
 
-_READ_TYPES = frozenset({"MedicationRequest", "MedicationStatement", "MedicationDispense", "Observation", "Condition"})
-
-
 def _old_orders(index: ResourceIndex, medications: list[ReadMedication], as_of: date, months: int) -> list[str]:
     """Return notes for current orders written long before ``as_of`` (status active, but check they still are)."""
     oldest = months_before(as_of, months)
@@ -85,11 +84,11 @@ def _old_orders(index: ResourceIndex, medications: list[ReadMedication], as_of: 
 
 
 def _renal_contradiction(demographics: Demographics, labs: LabValues, age: int | None) -> str | None:
+    """Return a note when Cockcroft-Gault CrCl and eGFR fall on opposite sides of 30-60 mL/min, else None."""
     creatinine, weight = labs.values.get("serum_creatinine_mg_dl"), labs.values.get("weight_kg")
     egfr = labs.values.get("egfr_ml_min_1_73m2")
-    if None in (creatinine, weight, egfr, age, demographics.sex) or age is None or age < 18:
+    if creatinine is None or weight is None or egfr is None or age is None or age < 18 or demographics.sex is None:
         return None
-    assert creatinine is not None and weight is not None and egfr is not None  # for mypy
     crcl = cockcroft_gault(
         age_years=age,
         weight_kg=weight.value,
