@@ -16,7 +16,7 @@ from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, OWL, RDF, XSD
 
 from .knowledge_base import KnowledgeBase
-from .names import normalise, resolve, suggest
+from .names import normalise, resolve, resolve_condition, suggest
 from .patient import Patient
 from .renal import RenalFunction, renal_function
 from .vocabulary import PATIENT, medkg_term
@@ -102,7 +102,7 @@ def patient_graph(patient: Patient, kb: KnowledgeBase, *, index: int = 0) -> Pat
         result.values[str(medkg_term(term))] = raw
 
     for number, name in enumerate(patient.conditions):
-        condition = resolve(name, kb.condition_names)
+        condition = resolve_condition(name, kb.condition_names)
         if condition is None:
             result.not_used.append(f"condition: {name}")
             continue
@@ -137,7 +137,7 @@ def patient_graph(patient: Patient, kb: KnowledgeBase, *, index: int = 0) -> Pat
             if medication.times_per_day is not None:
                 graph.add((use, medkg_term("timesPerDay"), _decimal(medication.times_per_day)))
             if medication.indication:
-                condition = resolve(medication.indication, kb.condition_names)
+                condition = resolve_condition(medication.indication, kb.condition_names)
                 if condition is None:
                     if part == 0:
                         result.not_used.append(f"indication: {medication.indication} (for {medication.drug})")
