@@ -307,6 +307,28 @@ def query(query_file: Path, patient_file: Path | None, output_format: str) -> No
 
 
 @main.command(epilog=_EPILOG)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on (loopback by default).")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535), help="TCP port.")
+@_guarded
+def serve(host: str, port: int) -> None:
+    """Serve CDS Hooks (GET /cds-services) and a read-only SPARQL endpoint (/sparql).
+
+    Hooks: order-select, order-sign, patient-view and the legacy medication-prescribe, at
+    POST /cds-services/<id>. Example:
+
+      medkg serve --port 8080 &
+      curl -s localhost:8080/cds-services
+      curl -s -H 'Accept: application/sparql-results+json' --data-urlencode 'query=ASK { ?s ?p ?o }' localhost:8080/sparql
+    """
+    import uvicorn
+
+    from .server import create_app
+
+    click.echo(f"medkg serve: http://{host}:{port}/cds-services and /sparql (Ctrl-C to stop)", err=True)
+    uvicorn.run(create_app(), host=host, port=port, log_level="warning", access_log=False)
+
+
+@main.command(epilog=_EPILOG)
 @click.argument("which", type=click.Choice(["patient", "report"]))
 def schema(which: str) -> None:
     """Print the JSON Schema of patient input or of the report."""
