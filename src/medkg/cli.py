@@ -90,6 +90,12 @@ def _examples() -> list[str]:
 @click.option("--dialysis/--no-dialysis", default=None, help="On dialysis.")
 @click.option("--condition", "conditions", multiple=True, help="A condition (repeatable), e.g. --condition copd.")
 @click.option(
+    "--allergy", "allergies", multiple=True, help="A documented drug allergy (repeatable), e.g. --allergy penicillin."
+)
+@click.option("--potassium", type=float, help="Serum potassium in mmol/L.")
+@click.option("--qtc", type=float, help="Corrected QT interval (QTc) in ms.")
+@click.option("--inr", type=float, help="International normalised ratio (INR).")
+@click.option(
     "--engine",
     type=click.Choice(["default", "owl"]),
     default="default",
@@ -115,6 +121,10 @@ def check(
     breastfeeding: bool | None,
     dialysis: bool | None,
     conditions: tuple[str, ...],
+    allergies: tuple[str, ...],
+    potassium: float | None,
+    qtc: float | None,
+    inr: float | None,
     engine: str,
     output_format: str,
     output: Path | None,
@@ -142,7 +152,12 @@ def check(
         "breastfeeding": breastfeeding,
         "dialysis": dialysis,
     }
-    given = {key: value for key, value in flags.items() if value is not None}
+    given: dict[str, Any] = {key: value for key, value in flags.items() if value is not None}
+    labs = {key: value for key, value in {"potassium_mmol_l": potassium, "qtc_ms": qtc, "inr": inr}.items() if value}
+    if labs:
+        given["labs"] = labs
+    if allergies:
+        given["allergies"] = list(allergies)
     # an existing path, a .json/.ttl name or "-" (standard input) is a patient; anything else a medication
     files = [item for item in inputs if item == "-" or Path(item).exists() or item.lower().endswith(PATIENT_SUFFIXES)]
     names = [item for item in inputs if item not in files]
