@@ -157,6 +157,8 @@ def check(
 
       medkg check --age 78 --crcl 25 baclofen:10x3 trazodone:50x1
     """
+    if output is not None and not os.access(output.parent if output.parent != Path() else Path.cwd(), os.W_OK):
+        _fail_input(f"cannot write {output}: its folder does not exist or is not writable")  # before any work
     if batch_source is not None:
         if inputs or example or any(v is not None for v in (age, sex, weight, scr, crcl, egfr, child_pugh, as_of)):
             _fail_input("--batch takes its patients from the batch input alone (no other patients or flags)")
