@@ -90,6 +90,12 @@ def _examples() -> list[str]:
 @click.option("--dialysis/--no-dialysis", default=None, help="On dialysis.")
 @click.option("--condition", "conditions", multiple=True, help="A condition (repeatable), e.g. --condition copd.")
 @click.option(
+    "--allergy", "allergies", multiple=True, help="A documented drug allergy (repeatable), e.g. --allergy penicillin."
+)
+@click.option("--potassium", type=float, help="Serum potassium in mmol/L.")
+@click.option("--qtc", type=float, help="Corrected QT interval (QTc) in ms.")
+@click.option("--inr", type=float, help="International normalised ratio (INR).")
+@click.option(
     "--engine",
     type=click.Choice(["default", "owl"]),
     default="default",
@@ -97,9 +103,21 @@ def _examples() -> list[str]:
     help="default: SPARQL over the build-time classified KB; owl: HermiT classifies KB and patient.",
 )
 @click.option(
-    "--format", "output_format", type=click.Choice(["text", "json", "turtle"]), default="text", show_default=True
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json", "turtle", "html", "ndjson"]),
+    default=None,
+    help="Report format: text (default), json, turtle, html (one self-contained page with the interaction "
+    "graph); with --batch: ndjson (default) or json.",
 )
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the report to this file.")
+@click.option(
+    "--batch",
+    "batch_source",
+    type=click.Path(path_type=Path, allow_dash=True),
+    help="Check many patients: an NDJSON file (one patient per line, - for standard input) or a folder of "
+    "patient files. Prints one record per input in input order and a summary on standard error.",
+)
 @_guarded
 def check(
     inputs: tuple[str, ...],
@@ -115,9 +133,14 @@ def check(
     breastfeeding: bool | None,
     dialysis: bool | None,
     conditions: tuple[str, ...],
+    allergies: tuple[str, ...],
+    potassium: float | None,
+    qtc: float | None,
+    inr: float | None,
     engine: str,
-    output_format: str,
+    output_format: str | None,
     output: Path | None,
+    batch_source: Path | None,
 ) -> None:
     """Check a patient: a patient file (.json or .ttl), --example NAME, or medication names.
 
@@ -125,6 +148,16 @@ def check(
 
       medkg check --age 78 --crcl 25 baclofen:10x3 trazodone:50x1
     """
+    if batch_source is not None:
+        if inputs or example or any(v is not None for v in (age, sex, weight, scr, crcl, egfr, child_pugh)):
+            _fail_input("--batch takes its patients from the batch input alone (no other patients or flags)")
+        if output_format not in (None, "ndjson", "json"):
+            _fail_input("--batch writes ndjson (one JSON record per line)")
+        _run_batch(batch_source, engine, output)
+        return
+    output_format = output_format or "text"
+    if output_format == "ndjson":
+        _fail_input("--format ndjson is for --batch; use json for one patient")
     from .check import check as run_check
     from .loaders import PATIENT_SUFFIXES, load_patient, parse_medication_arg, patient_from_dict, patient_from_json
     from .render.text import render_text
@@ -142,7 +175,12 @@ def check(
         "breastfeeding": breastfeeding,
         "dialysis": dialysis,
     }
-    given = {key: value for key, value in flags.items() if value is not None}
+    given: dict[str, Any] = {key: value for key, value in flags.items() if value is not None}
+    labs = {key: value for key, value in {"potassium_mmol_l": potassium, "qtc_ms": qtc, "inr": inr}.items() if value}
+    if labs:
+        given["labs"] = labs
+    if allergies:
+        given["allergies"] = list(allergies)
     # an existing path, a .json/.ttl name or "-" (standard input) is a patient; anything else a medication
     files = [item for item in inputs if item == "-" or Path(item).exists() or item.lower().endswith(PATIENT_SUFFIXES)]
     names = [item for item in inputs if item not in files]
@@ -164,6 +202,10 @@ def check(
         text = report.to_json()
     elif output_format == "turtle":
         text = render_turtle(report)
+    elif output_format == "html":
+        from .render.html import render_html
+
+        text = render_html(report)
     else:
         text = render_text(report)
     if output:
@@ -174,6 +216,51 @@ def check(
     else:
         click.echo(text, nl=False)
     sys.exit(report.exit_code)
+
+
+def _run_batch(source: Path, engine: str, output: Path | None) -> None:
+    """Check a batch; one JSON record per line; progress bar and summary on a terminal's stderr."""
+    import json
+    import time
+    from collections import Counter
+    from contextlib import ExitStack
+
+    from .batch import batch_items, check_batch, count_batch_items
+    from .knowledge_base import default_knowledge_base
+
+    from_stdin = str(source) == "-"
+    if not from_stdin and not source.exists():
+        _fail_input(f"{source}: no such file or folder")
+    items = batch_items("stdin", sys.stdin) if from_stdin else batch_items(source)
+    total = None if from_stdin else count_batch_items(source)
+    kb = default_knowledge_base()
+    started = time.perf_counter()
+    exits: Counter[int] = Counter()
+    severities: Counter[str] = Counter()
+    with ExitStack() as stack:
+        try:
+            sink = stack.enter_context(output.open("w", encoding="utf-8")) if output else sys.stdout
+        except OSError as error:
+            _fail_input(f"cannot write {output}: {error.strerror or error}")
+            return
+        show = sys.stderr.isatty()
+        bar = stack.enter_context(
+            click.progressbar(length=total or 0, label="checking", file=sys.stderr, hidden=not show or total is None)
+        )
+        for record in check_batch(items, engine=engine, kb=kb):
+            sink.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
+            exits[record["exit_code"]] += 1
+            for finding in record.get("report", {}).get("findings", []):
+                severities[finding["severity"]] += 1
+            bar.update(1)
+    elapsed = time.perf_counter() - started
+    count = sum(exits.values())
+    click.echo(
+        f"medkg batch: {count} input(s) in {elapsed:.1f} s ({count / elapsed if elapsed else 0:.0f}/s); "
+        f"exit codes {dict(sorted(exits.items()))}; findings by severity {dict(sorted(severities.items()))}",
+        err=True,
+    )
+    sys.exit(max(exits, default=0))
 
 
 @main.command(epilog=_EPILOG)
@@ -228,6 +315,92 @@ def schema(which: str) -> None:
 
     model = Patient if which == "patient" else Report
     click.echo(json.dumps(model.model_json_schema(), indent=2, sort_keys=True))
+
+
+def _echo_table(rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo(
+            "  ".join(
+                cell.ljust(width) if i == 0 else cell.rjust(width)
+                for i, (cell, width) in enumerate(zip(row, widths, strict=True))
+            ).rstrip()
+        )
+
+
+@main.command(epilog=_EPILOG)
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@_guarded
+def stats(output_format: str) -> None:
+    """Count the knowledge base: drugs and their codes, facts and rules per kind, source coverage."""
+    import json
+
+    from .knowledge_base import default_knowledge_base
+    from .stats import snapshot
+    from .stats import stats as compute
+
+    kb = default_knowledge_base()
+    figures = compute(snapshot(kb.store, kb.root))
+    if output_format == "json":
+        click.echo(json.dumps(figures, indent=2, sort_keys=True))
+        return
+    drugs = figures["drugs"] or 1
+    click.echo(f"medkg knowledge base {kb.sha256[:16]}")
+    click.echo(f"  drugs: {figures['drugs']} ({figures['drugs_label_depth']} at label depth)")
+    click.echo(
+        f"  with RxNorm RXCUI: {figures['drugs_with_rxcui']} ({100 * figures['drugs_with_rxcui'] / drugs:.1f} %)"
+    )
+    click.echo(f"  with ATC code: {figures['drugs_with_atc']} ({100 * figures['drugs_with_atc'] / drugs:.1f} %)")
+    click.echo(f"  facts: {figures['facts']}, without source: {figures['facts_without_source']}")
+    click.echo("")
+    rows: list[tuple[str, ...]] = [("fact kind", "facts", "with source", "uncertain")]
+    rows += [(k, str(v["facts"]), str(v["with_source"]), str(v["uncertain"])) for k, v in figures["fact_kinds"].items()]
+    rows += [("", "", "", ""), ("rule kind", "rules", "with source", "uncertain")]
+    rows += [(k, str(v["rules"]), str(v["with_source"]), str(v["uncertain"])) for k, v in figures["rule_kinds"].items()]
+    _echo_table(rows)
+
+
+@main.command(epilog=_EPILOG)
+@click.argument("old")
+@click.argument("new", default=".")
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@_guarded
+def diff(old: str, new: str, output_format: str) -> None:
+    """Show what changed between two knowledge-base releases.
+
+    OLD and NEW are source trees (folders holding ontology/ and kg/) or git revisions of the
+    repository in the current folder; NEW defaults to the working tree (.). Example:
+
+      medkg diff v0.1.0 .
+    """
+    import json
+
+    from .stats import diff as compare
+    from .stats import snapshot_of
+
+    try:
+        changes = compare(snapshot_of(old), snapshot_of(new))
+    except ValueError as error:
+        _fail_input(str(error))
+        return
+    if output_format == "json":
+        click.echo(json.dumps(changes, indent=2, sort_keys=True))
+        return
+    before, after = changes["stats"]["old"], changes["stats"]["new"]
+    click.echo(f"medkg diff {old} -> {new}")
+    for key in ("drugs", "drugs_with_rxcui", "drugs_with_atc", "facts", "facts_without_source", "rules"):
+        click.echo(f"  {key}: {before[key]} -> {after[key]}")
+    for key in ("drugs_added", "drugs_removed", "drug_codes_changed", "rules_added", "rules_removed", "rules_changed"):
+        items = changes[key]
+        click.echo(f"{key.replace('_', ' ')} ({len(items)})")
+        for item in items:
+            click.echo(f"  {item}")
+    for kind, sides in changes["facts"].items():
+        click.echo(f"{kind}: +{len(sides['added'])} -{len(sides['removed'])}")
+        for item in sides["added"]:
+            click.echo(f"  + {item}")
+        for item in sides["removed"]:
+            click.echo(f"  - {item}")
 
 
 def run() -> None:
