@@ -140,7 +140,9 @@ def _because(rows: list[Row], explain: _Explainer) -> list[str]:
 
 def _rule_finding(kb: KnowledgeBase, rule_iri: str, rows: list[Row], explain: _Explainer) -> Finding:
     rule = kb.rules[rule_iri]
-    drugs = sorted({kb.label(str(row["drug"])) for row in rows if row.get("drug") is not None})
+    # a co-medication (dose cap that holds with an interacting drug) is part of what the finding is about
+    named = [row[key] for row in rows for key in ("drug", "coMedication") if row.get(key) is not None]
+    drugs = sorted({kb.label(str(iri)) for iri in named})
     enzymes = sorted({kb.label(str(row["enzyme"])) for row in rows if row.get("enzyme") is not None})
     total = next((row[k] for row in rows for k in ("total", "count") if row.get(k) is not None), None)
     roles: dict[str, set[str]] = defaultdict(set)
