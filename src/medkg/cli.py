@@ -90,6 +90,12 @@ def _examples() -> list[str]:
 @click.option("--dialysis/--no-dialysis", default=None, help="On dialysis.")
 @click.option("--condition", "conditions", multiple=True, help="A condition (repeatable), e.g. --condition copd.")
 @click.option(
+    "--allergy", "allergies", multiple=True, help="A documented drug allergy (repeatable), e.g. --allergy penicillin."
+)
+@click.option("--potassium", type=float, help="Serum potassium in mmol/L.")
+@click.option("--qtc", type=float, help="Corrected QT interval (QTc) in ms.")
+@click.option("--inr", type=float, help="International normalised ratio (INR).")
+@click.option(
     "--engine",
     type=click.Choice(["default", "owl"]),
     default="default",
@@ -115,6 +121,10 @@ def check(
     breastfeeding: bool | None,
     dialysis: bool | None,
     conditions: tuple[str, ...],
+    allergies: tuple[str, ...],
+    potassium: float | None,
+    qtc: float | None,
+    inr: float | None,
     engine: str,
     output_format: str,
     output: Path | None,
@@ -142,7 +152,12 @@ def check(
         "breastfeeding": breastfeeding,
         "dialysis": dialysis,
     }
-    given = {key: value for key, value in flags.items() if value is not None}
+    given: dict[str, Any] = {key: value for key, value in flags.items() if value is not None}
+    labs = {key: value for key, value in {"potassium_mmol_l": potassium, "qtc_ms": qtc, "inr": inr}.items() if value}
+    if labs:
+        given["labs"] = labs
+    if allergies:
+        given["allergies"] = list(allergies)
     # an existing path, a .json/.ttl name or "-" (standard input) is a patient; anything else a medication
     files = [item for item in inputs if item == "-" or Path(item).exists() or item.lower().endswith(PATIENT_SUFFIXES)]
     names = [item for item in inputs if item not in files]
@@ -228,6 +243,92 @@ def schema(which: str) -> None:
 
     model = Patient if which == "patient" else Report
     click.echo(json.dumps(model.model_json_schema(), indent=2, sort_keys=True))
+
+
+def _echo_table(rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo(
+            "  ".join(
+                cell.ljust(width) if i == 0 else cell.rjust(width)
+                for i, (cell, width) in enumerate(zip(row, widths, strict=True))
+            ).rstrip()
+        )
+
+
+@main.command(epilog=_EPILOG)
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@_guarded
+def stats(output_format: str) -> None:
+    """Count the knowledge base: drugs and their codes, facts and rules per kind, source coverage."""
+    import json
+
+    from .knowledge_base import default_knowledge_base
+    from .stats import snapshot
+    from .stats import stats as compute
+
+    kb = default_knowledge_base()
+    figures = compute(snapshot(kb.store, kb.root))
+    if output_format == "json":
+        click.echo(json.dumps(figures, indent=2, sort_keys=True))
+        return
+    drugs = figures["drugs"] or 1
+    click.echo(f"medkg knowledge base {kb.sha256[:16]}")
+    click.echo(f"  drugs: {figures['drugs']} ({figures['drugs_label_depth']} at label depth)")
+    click.echo(
+        f"  with RxNorm RXCUI: {figures['drugs_with_rxcui']} ({100 * figures['drugs_with_rxcui'] / drugs:.1f} %)"
+    )
+    click.echo(f"  with ATC code: {figures['drugs_with_atc']} ({100 * figures['drugs_with_atc'] / drugs:.1f} %)")
+    click.echo(f"  facts: {figures['facts']}, without source: {figures['facts_without_source']}")
+    click.echo("")
+    rows: list[tuple[str, ...]] = [("fact kind", "facts", "with source", "uncertain")]
+    rows += [(k, str(v["facts"]), str(v["with_source"]), str(v["uncertain"])) for k, v in figures["fact_kinds"].items()]
+    rows += [("", "", "", ""), ("rule kind", "rules", "with source", "uncertain")]
+    rows += [(k, str(v["rules"]), str(v["with_source"]), str(v["uncertain"])) for k, v in figures["rule_kinds"].items()]
+    _echo_table(rows)
+
+
+@main.command(epilog=_EPILOG)
+@click.argument("old")
+@click.argument("new", default=".")
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@_guarded
+def diff(old: str, new: str, output_format: str) -> None:
+    """Show what changed between two knowledge-base releases.
+
+    OLD and NEW are source trees (folders holding ontology/ and kg/) or git revisions of the
+    repository in the current folder; NEW defaults to the working tree (.). Example:
+
+      medkg diff v0.1.0 .
+    """
+    import json
+
+    from .stats import diff as compare
+    from .stats import snapshot_of
+
+    try:
+        changes = compare(snapshot_of(old), snapshot_of(new))
+    except ValueError as error:
+        _fail_input(str(error))
+        return
+    if output_format == "json":
+        click.echo(json.dumps(changes, indent=2, sort_keys=True))
+        return
+    before, after = changes["stats"]["old"], changes["stats"]["new"]
+    click.echo(f"medkg diff {old} -> {new}")
+    for key in ("drugs", "drugs_with_rxcui", "drugs_with_atc", "facts", "facts_without_source", "rules"):
+        click.echo(f"  {key}: {before[key]} -> {after[key]}")
+    for key in ("drugs_added", "drugs_removed", "drug_codes_changed", "rules_added", "rules_removed", "rules_changed"):
+        items = changes[key]
+        click.echo(f"{key.replace('_', ' ')} ({len(items)})")
+        for item in items:
+            click.echo(f"  {item}")
+    for kind, sides in changes["facts"].items():
+        click.echo(f"{kind}: +{len(sides['added'])} -{len(sides['removed'])}")
+        for item in sides["added"]:
+            click.echo(f"  + {item}")
+        for item in sides["removed"]:
+            click.echo(f"  - {item}")
 
 
 def run() -> None:

@@ -101,9 +101,25 @@ class _Explainer:
 def _because(rows: list[Row], explain: _Explainer) -> list[str]:
     """Explanation lines: the drugs and how they matched, then counts, doses, indications, populations."""
     drugs, counts, doses, indications, populations = [], [], [], [], []
+    label = explain.kb.label
     for row in sorted(rows, key=lambda r: sorted((k, str(v)) for k, v in r.items())):
         drug = str(row.get("drug"))
-        drugs.append(explain.matched(drug, row.get("via")))
+        if row.get("enzyme") is not None:
+            drugs.append(f"patient takes {label(drug)}, a {label(str(row['via']))} {label(str(row['enzyme']))}")
+        elif row.get("score") is not None:
+            drugs.append(f"patient takes {label(drug)}: {label(str(row['via']))} {_number(row['score'])}")
+        elif row.get("allergen") is not None:
+            allergen = str(row["allergen"])
+            drugs.append(explain.matched(drug, row.get("via")))
+            drugs.append(f"documented allergy: {label(allergen)}")
+        elif row.get("omitted") is not None:
+            drugs.append(f"no drug of '{label(str(row['omitted']))}' on the medication list")
+        else:
+            drugs.append(explain.matched(drug, row.get("via")))
+        if row.get("coMedication") is not None:
+            drugs.append(f"taken together with {label(str(row['coMedication']))}")
+        if row.get("total") is not None:
+            counts.append(f"total {_number(row['total'])} (threshold: {_number(row['limit'])} or more)")
         if row.get("count") is not None:
             counts.append(
                 f"{row['count']} different drugs of '{explain.kb.label(str(row['via']))}' "
@@ -124,7 +140,9 @@ def _because(rows: list[Row], explain: _Explainer) -> list[str]:
 
 def _rule_finding(kb: KnowledgeBase, rule_iri: str, rows: list[Row], explain: _Explainer) -> Finding:
     rule = kb.rules[rule_iri]
-    drugs = sorted({kb.label(str(row["drug"])) for row in rows})
+    drugs = sorted({kb.label(str(row["drug"])) for row in rows if row.get("drug") is not None})
+    enzymes = sorted({kb.label(str(row["enzyme"])) for row in rows if row.get("enzyme") is not None})
+    total = next((row[k] for row in rows for k in ("total", "count") if row.get(k) is not None), None)
     roles: dict[str, set[str]] = defaultdict(set)
     for row in rows:
         if row.get("role"):
@@ -147,7 +165,8 @@ def _rule_finding(kb: KnowledgeBase, rule_iri: str, rows: list[Row], explain: _E
         sources=[_source(c) for c in citations],
         object=sorted(roles["object"]) if roles else None,
         precipitant=sorted(roles["precipitant"]) if roles else None,
-        score=float(rows[0]["count"]) if rows[0].get("count") is not None else None,
+        enzymes=enzymes or None,
+        score=float(str(total)) if total is not None else None,
         evidence=evidence,
         alternatives=alternatives,
     )
@@ -159,7 +178,7 @@ def _missing_data_findings(kb: KnowledgeBase, rows: list[Row]) -> list[Finding]:
         by_domain[str(row["domain"])].append(row)
     findings = []
     for domain, group in sorted(by_domain.items()):
-        drugs = sorted({kb.label(str(row["drug"])) for row in group})
+        drugs = sorted({kb.label(str(row["drug"])) for row in group if row.get("drug") is not None})
         properties = sorted(
             {kb.properties[str(row["property"])].label for row in group if str(row["property"]) in kb.properties}
         )
@@ -170,7 +189,9 @@ def _missing_data_findings(kb: KnowledgeBase, rows: list[Row]) -> list[Finding]:
                 severity="info",
                 drugs=drugs,
                 title=f"Not assessed: {domain} unknown",
-                summary=f"Not assessed: {domain} unknown; {len(rules)} rule(s) for {', '.join(drugs)} could not be checked.",
+                summary=f"Not assessed: {domain} unknown; {len(rules)} rule(s)"
+                + (f" for {', '.join(drugs)}" if drugs else "")
+                + " could not be checked.",
                 recommendation=f"Give the patient's {domain} ({', '.join(properties)}) to assess these rules.",
                 because=[f"rule not assessed: {label}" for label in rules],
             )

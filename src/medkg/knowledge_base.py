@@ -166,6 +166,14 @@ class KnowledgeBase:
         return names
 
     @cached_property
+    def allergen_names(self) -> dict[str, str]:
+        """Lower-case name -> drug or drug-class IRI, for documented allergies (drug names win)."""
+        names: dict[str, str] = {}
+        for row in sorted(self._rows("catalogue/drug-class-names"), key=lambda r: (str(r["name"]), str(r["class"]))):
+            names.setdefault(str(row["name"]).casefold(), str(row["class"]))
+        return {**names, **self.drug_names}
+
+    @cached_property
     def curation(self) -> dict[str, str]:
         """Drug IRI -> curation level (``label-depth`` or ``tabular``)."""
         return {str(row["drug"]): str(row["curation"]) for row in self._rows("catalogue/drug-names") if row["curation"]}

@@ -132,11 +132,20 @@ def patient_graph(patient: Patient, kb: KnowledgeBase, *, index: int = 0) -> Pat
                 node = URIRef(f"{use}/indication")
                 individual(node, URIRef(condition))
                 graph.add((use, medkg_term("indication"), node))
-    if patient.allergies:
-        result.not_used.extend(
-            f"allergy: {name} (allergy checks not yet in the knowledge base)" for name in patient.allergies
-        )
+    for name in patient.allergies:
+        allergen = resolve(name, kb.allergen_names)
+        if allergen is None:
+            result.not_used.append(f"allergy: {name} (not a drug or drug class medkg knows; not checked)")
+        else:
+            graph.add((iri, medkg_term("allergicTo"), URIRef(allergen)))
     if patient.labs is not None:
-        for lab, lab_value in patient.labs.model_dump(exclude_none=True).items():
-            result.not_used.append(f"lab: {lab} = {lab_value:g} (no lab-conditioned rules yet)")
+        for lab, term in _LAB_PROPERTIES.items():
+            lab_value = getattr(patient.labs, lab)
+            if lab_value is not None:
+                graph.add((iri, medkg_term(term), _decimal(lab_value)))
+                result.values[str(medkg_term(term))] = lab_value
     return result
+
+
+#: Lab field of :class:`~medkg.patient.Labs` -> patient data property (units as in the model).
+_LAB_PROPERTIES = {"potassium_mmol_l": "serumPotassiumMmolL", "qtc_ms": "qtcMs", "inr": "inr"}

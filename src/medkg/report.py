@@ -66,7 +66,9 @@ class Finding(BaseModel):
 
     ``drugs`` are lower-case ingredient names (for ``not-assessed`` of an unidentified
     medication: the name as entered). ``because`` lists the patient values, thresholds and
-    facts that made the rule fire.
+    facts that made the rule fire. ``object``/``precipitant`` name the drugs' roles in an
+    interaction and ``enzymes`` the enzymes or transporters of a mechanism-based one; ``score``
+    is a count or total (drugs counted, or the summed burden score such as ACB).
     """
 
     model_config = _MODEL
@@ -81,6 +83,7 @@ class Finding(BaseModel):
     sources: list[SourceRef] = Field(default_factory=list)
     object: list[str] | None = None
     precipitant: list[str] | None = None
+    enzymes: list[str] | None = None
     score: float | None = None
     evidence: str | None = None
     alternatives: list[str] | None = None

@@ -49,6 +49,13 @@ class QueryStore:
         store._store.bulk_load(path=str(path), format=ox.RdfFormat.N_TRIPLES)
         return store
 
+    @classmethod
+    def from_graph(cls, graph: Graph) -> QueryStore:
+        """Make a store holding the triples of an rdflib graph in its default graph."""
+        store = cls()
+        store.add_graph(graph)
+        return store
+
     def add_graph(self, graph: Graph, *, into: ox.NamedNode | None = None) -> None:
         """Add the triples of an rdflib graph to the default graph or a named graph."""
         data = graph.serialize(format="nt", encoding="utf-8")

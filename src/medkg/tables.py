@@ -211,9 +211,10 @@ def compile_tables(kg_dir: Path, graph: Graph) -> list[Path]:
         TableError: for an unknown ``.tsv`` file (it would otherwise be ignored silently) or a bad row.
     """
     read: list[Path] = []
-    paths = sorted(kg_dir.rglob("*.tsv"), key=lambda p: (p.parent.name != "drugs", str(p)))  # drugs first
+    paths = sorted(kg_dir.rglob("*.tsv"), key=lambda p: ("drugs" not in (p.stem, p.parent.name), str(p)))
     for path in paths:
-        compiler = TABLES.get(path.parent.name) if path.parent != kg_dir else None
+        # kg/<kind>/<part>.tsv; a table directly in kg/ is named after its kind (the 0.1 layout)
+        compiler = TABLES.get(path.stem if path.parent == kg_dir else path.parent.name)
         if compiler is None:
             raise TableError(f"{path}: no compiler for this table; put it in kg/<kind>/ (kinds: {sorted(TABLES)})")
         compiler(path, graph)
