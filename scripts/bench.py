@@ -14,40 +14,20 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import random
 import statistics
 import subprocess
 import sys
 import time
-from typing import Any
 
 from medkg import check, check_many, load_patient
 from medkg.knowledge_base import default_knowledge_base
 from medkg.patient import Patient
+from medkg.synthetic import generate_patient_dicts
 
 
 def generate(count: int, seed: int = 7) -> list[Patient]:
-    """``count`` patients with 2-8 knowledge-base drugs, random age, renal and hepatic values."""
-    kb = default_knowledge_base()
-    drugs = sorted({kb.label(iri) for iri in kb.drug_names.values()})
-    rng = random.Random(seed)
-    patients = []
-    for number in range(count):
-        data: dict[str, Any] = {
-            "id": f"bench-{number}",
-            "age_years": rng.randint(20, 95),
-            "sex": rng.choice(["female", "male"]),
-            "medications": [
-                {"drug": name, "dose_mg": float(rng.choice([5, 10, 25, 50])), "times_per_day": float(rng.randint(1, 4))}
-                for name in rng.sample(drugs, rng.randint(2, 8))
-            ],
-        }
-        if rng.random() < 0.8:
-            data["crcl_ml_min"] = float(rng.randint(10, 120))
-        if rng.random() < 0.5:
-            data["child_pugh"] = rng.choice(["A", "B", "C"])
-        patients.append(load_patient(data))
-    return patients
+    """``count`` validated patients with 2-8 knowledge-base drugs (see medkg.synthetic)."""
+    return [load_patient(data) for data in generate_patient_dicts(count, seed=seed)]
 
 
 def percentile(values: list[float], fraction: float) -> float:

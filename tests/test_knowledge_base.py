@@ -95,3 +95,78 @@ def test_every_query_file_parses(kb: KnowledgeBase) -> None:
     assert len(files) >= 20
     for path in files:
         store.query(path.read_text(encoding="utf-8"))
+
+
+def _drug_rows() -> list[dict[str, str]]:
+    from medkg.tables import DRUG_COLUMNS, read_table
+
+    return [
+        row
+        for path in sorted((resource_root() / "kg" / "drugs").glob("*.tsv"))
+        for row in read_table(path, DRUG_COLUMNS)
+    ]
+
+
+@pytest.mark.parametrize("row", _drug_rows(), ids=lambda row: row["id"])
+def test_each_drug_record_is_complete(row: dict[str, str], kb: KnowledgeBase) -> None:
+    """One data-integrity sub-test per drug: identity, a class, a curation level and a source."""
+    iri = "https://w3id.org/medkg/kg/" + row["id"]
+    assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", row["id"]), "drug ids are lower-case ingredient names"
+    assert kb.drug_names[row["label"].casefold()] == iri
+    assert row["rxcui"] or row["atc"], "a drug needs an RXCUI or an ATC code"
+    assert not row["rxcui"] or row["rxcui"].isdigit()
+    assert all(re.fullmatch(r"[A-Z]\d\d[A-Z]{2}\d\d", code) for code in filter(None, row["atc"].split("|")))
+    assert row["classes"] and row["source"] and row["locator"]
+    assert row["curation_level"] in {"label-depth", "tabular"}
+    assert kb.curation[iri] == row["curation_level"]
+
+
+def test_stats_count_what_the_tables_hold(kb: KnowledgeBase) -> None:
+    from medkg.stats import snapshot, stats
+
+    figures = stats(snapshot(kb.store, kb.root))
+    rows = _drug_rows()
+    assert figures["drugs"] == len(rows)
+    assert figures["drugs_with_rxcui"] == sum(bool(row["rxcui"]) for row in rows)
+    assert figures["drugs_with_atc"] == sum(bool(row["atc"]) for row in rows)
+    assert figures["facts_without_source"] == 0
+    assert figures["rules"] == len(kb.rules)
+    assert sum(kind["rules"] for kind in figures["rule_kinds"].values()) == len(kb.rules)
+    assert figures["fact_kinds"]["drug class"]["facts"] >= len(rows)
+
+
+def test_diff_reports_an_added_drug_and_a_changed_severity(tmp_path: Path) -> None:
+    from medkg.stats import diff, snapshot_of
+
+    old, new = tmp_path / "old", tmp_path / "new"
+    for target in (old, new):
+        for folder in ("ontology", "kg"):
+            shutil.copytree(resource_root() / folder, target / folder)
+    table = new / "kg" / "drugs" / "cns.tsv"
+    table.write_text(
+        table.read_text(encoding="utf-8")
+        + "testdrugium\ttestdrugium\t999999999\tN05CM99\t\tHypnotic\t\t\ttabular\tsrc-rxnorm\ttest row\n",
+        encoding="utf-8",
+    )
+    rules = new / "kg" / "rules" / "baclofen.ttl"
+    text = rules.read_text(encoding="utf-8")
+    rules.write_text(text.replace("medkg:severity medkg:Major", "medkg:severity medkg:Moderate", 1), encoding="utf-8")
+    changes = diff(snapshot_of(str(old)), snapshot_of(str(new)))
+    assert changes["drugs_added"] == ["testdrugium"]
+    assert changes["drugs_removed"] == []
+    assert len(changes["rules_changed"]) == 1 and "severity major -> moderate" in changes["rules_changed"][0]
+    assert changes["facts"]["drug class"]["added"] == ["testdrugium type Hypnotic"]
+    assert changes["stats"]["new"]["drugs"] == changes["stats"]["old"]["drugs"] + 1
+
+
+def test_ontology_reference_is_current() -> None:
+    """docs/ontology/index.html (scripts/build_ontology_docs.py) documents every class and property."""
+    page = (Path(__file__).resolve().parent.parent / "docs" / "ontology" / "index.html").read_text(encoding="utf-8")
+    text = "\n".join(
+        p.read_text(encoding="utf-8") for p in (resource_root() / "ontology").glob("*.ttl") if p.name != "shapes.ttl"
+    )
+    declared = r"^medkg:(\w+) a owl:(?:Class|ObjectProperty|DatatypeProperty|AnnotationProperty)"
+    terms = set(re.findall(declared, text, flags=re.MULTILINE))
+    assert len(terms) > 50
+    missing = sorted(term for term in terms if f"ontology#{term}" not in page)
+    assert not missing, f"regenerate with scripts/build_ontology_docs.py: {missing}"

@@ -103,9 +103,21 @@ def _examples() -> list[str]:
     help="default: SPARQL over the build-time classified KB; owl: HermiT classifies KB and patient.",
 )
 @click.option(
-    "--format", "output_format", type=click.Choice(["text", "json", "turtle"]), default="text", show_default=True
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json", "turtle", "html", "ndjson"]),
+    default=None,
+    help="Report format: text (default), json, turtle, html (one self-contained page with the interaction "
+    "graph); with --batch: ndjson (default) or json.",
 )
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the report to this file.")
+@click.option(
+    "--batch",
+    "batch_source",
+    type=click.Path(path_type=Path, allow_dash=True),
+    help="Check many patients: an NDJSON file (one patient per line, - for standard input) or a folder of "
+    "patient files. Prints one record per input in input order and a summary on standard error.",
+)
 @_guarded
 def check(
     inputs: tuple[str, ...],
@@ -126,8 +138,9 @@ def check(
     qtc: float | None,
     inr: float | None,
     engine: str,
-    output_format: str,
+    output_format: str | None,
     output: Path | None,
+    batch_source: Path | None,
 ) -> None:
     """Check a patient: a patient file (.json or .ttl), --example NAME, or medication names.
 
@@ -135,6 +148,16 @@ def check(
 
       medkg check --age 78 --crcl 25 baclofen:10x3 trazodone:50x1
     """
+    if batch_source is not None:
+        if inputs or example or any(v is not None for v in (age, sex, weight, scr, crcl, egfr, child_pugh)):
+            _fail_input("--batch takes its patients from the batch input alone (no other patients or flags)")
+        if output_format not in (None, "ndjson", "json"):
+            _fail_input("--batch writes ndjson (one JSON record per line)")
+        _run_batch(batch_source, engine, output)
+        return
+    output_format = output_format or "text"
+    if output_format == "ndjson":
+        _fail_input("--format ndjson is for --batch; use json for one patient")
     from .check import check as run_check
     from .loaders import PATIENT_SUFFIXES, load_patient, parse_medication_arg, patient_from_dict, patient_from_json
     from .render.text import render_text
@@ -179,6 +202,10 @@ def check(
         text = report.to_json()
     elif output_format == "turtle":
         text = render_turtle(report)
+    elif output_format == "html":
+        from .render.html import render_html
+
+        text = render_html(report)
     else:
         text = render_text(report)
     if output:
@@ -189,6 +216,51 @@ def check(
     else:
         click.echo(text, nl=False)
     sys.exit(report.exit_code)
+
+
+def _run_batch(source: Path, engine: str, output: Path | None) -> None:
+    """Check a batch; one JSON record per line; progress bar and summary on a terminal's stderr."""
+    import json
+    import time
+    from collections import Counter
+    from contextlib import ExitStack
+
+    from .batch import batch_items, check_batch, count_batch_items
+    from .knowledge_base import default_knowledge_base
+
+    from_stdin = str(source) == "-"
+    if not from_stdin and not source.exists():
+        _fail_input(f"{source}: no such file or folder")
+    items = batch_items("stdin", sys.stdin) if from_stdin else batch_items(source)
+    total = None if from_stdin else count_batch_items(source)
+    kb = default_knowledge_base()
+    started = time.perf_counter()
+    exits: Counter[int] = Counter()
+    severities: Counter[str] = Counter()
+    with ExitStack() as stack:
+        try:
+            sink = stack.enter_context(output.open("w", encoding="utf-8")) if output else sys.stdout
+        except OSError as error:
+            _fail_input(f"cannot write {output}: {error.strerror or error}")
+            return
+        show = sys.stderr.isatty()
+        bar = stack.enter_context(
+            click.progressbar(length=total or 0, label="checking", file=sys.stderr, hidden=not show or total is None)
+        )
+        for record in check_batch(items, engine=engine, kb=kb):
+            sink.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
+            exits[record["exit_code"]] += 1
+            for finding in record.get("report", {}).get("findings", []):
+                severities[finding["severity"]] += 1
+            bar.update(1)
+    elapsed = time.perf_counter() - started
+    count = sum(exits.values())
+    click.echo(
+        f"medkg batch: {count} input(s) in {elapsed:.1f} s ({count / elapsed if elapsed else 0:.0f}/s); "
+        f"exit codes {dict(sorted(exits.items()))}; findings by severity {dict(sorted(severities.items()))}",
+        err=True,
+    )
+    sys.exit(max(exits, default=0))
 
 
 @main.command(epilog=_EPILOG)

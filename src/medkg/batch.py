@@ -1,0 +1,120 @@
+"""Batch checks: many patients from an NDJSON file or a folder, one report record per input.
+
+Where batch input enters and batch records are produced. The knowledge base is loaded once;
+valid patients are checked together in chunks (one classification and one run of each rule
+query per chunk, see :func:`medkg.check.check_many`). A bad input yields an error record in its
+place and the run continues; records come out in input order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .check import check_many
+from .knowledge_base import KnowledgeBase, default_knowledge_base
+from .loaders import PATIENT_SUFFIXES, InputError, load_patient, patient_from_json
+from .patient import Patient
+
+__all__ = ["BatchItem", "batch_items", "check_batch", "count_batch_items"]
+
+#: Exit codes, as for one patient: 0 nothing serious, 1 serious finding, 2 invalid input, 3 internal fault.
+EXIT_INPUT, EXIT_INTERNAL = 2, 3
+
+
+@dataclass
+class BatchItem:
+    """One input of a batch: where it came from, and the patient or why it could not be read."""
+
+    source: str
+    patient: Patient | None = None
+    error: str | None = None
+
+
+def _ndjson_items(lines: Iterable[str], name: str) -> Iterator[BatchItem]:
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        where = f"{name}:{number}"
+        try:
+            yield BatchItem(where, patient=patient_from_json(line, origin=where))
+        except InputError as error:
+            yield BatchItem(where, error=str(error))
+
+
+def batch_items(source: Path | str, lines: Iterable[str] | None = None) -> Iterator[BatchItem]:
+    """Yield the inputs of a batch in order.
+
+    Args:
+        source: an NDJSON file (one patient JSON object per line; blank lines skipped), or a
+            folder whose patient files (``.json``, ``.ttl``) are read in name order.
+        lines: the NDJSON lines when they come from elsewhere (standard input); ``source`` then names them.
+
+    Raises:
+        InputError: when ``source`` is neither a readable file nor a folder.
+    """
+    if lines is not None:
+        yield from _ndjson_items(lines, str(source))
+        return
+    path = Path(source)
+    if path.is_dir():
+        for file in sorted(p for p in path.iterdir() if p.suffix.lower() in PATIENT_SUFFIXES):
+            try:
+                yield BatchItem(file.name, patient=load_patient(file))
+            except InputError as error:
+                yield BatchItem(file.name, error=str(error))
+        return
+    try:
+        with path.open(encoding="utf-8-sig") as handle:
+            yield from _ndjson_items(handle, path.name)
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError(f"{path}: cannot read the batch: {error}") from None
+
+
+def count_batch_items(source: Path) -> int:
+    """Count the inputs :func:`batch_items` will yield for ``source`` (for a progress bar)."""
+    if source.is_dir():
+        return sum(1 for p in source.iterdir() if p.suffix.lower() in PATIENT_SUFFIXES)
+    with source.open(encoding="utf-8-sig", errors="replace") as handle:
+        return sum(1 for line in handle if line.strip())
+
+
+def _records(chunk: list[BatchItem], engine: str, kb: KnowledgeBase) -> list[dict[str, Any]]:
+    try:
+        reports = iter(check_many([item.patient for item in chunk if item.patient is not None], engine=engine, kb=kb))
+    except Exception:  # one bad patient must not lose its chunk: check the items one by one
+        if len(chunk) > 1:
+            return [record for item in chunk for record in _records([item], engine, kb)]
+        return [{"input": chunk[0].source, "exit_code": EXIT_INTERNAL, "error": "internal error checking this patient"}]
+    records = []
+    for item in chunk:
+        if item.error is not None:
+            records.append({"input": item.source, "exit_code": EXIT_INPUT, "error": item.error})
+        else:
+            report = next(reports)
+            records.append(
+                {"input": item.source, "exit_code": report.exit_code, "report": report.model_dump(mode="json")}
+            )
+    return records
+
+
+def check_batch(
+    items: Iterable[BatchItem], *, engine: str = "default", kb: KnowledgeBase | None = None, chunk_size: int = 200
+) -> Iterator[dict[str, Any]]:
+    """Check the items in chunks of ``chunk_size``; yield one record per item, in input order.
+
+    A record is ``{"input", "exit_code", "report"}`` for a checked patient or
+    ``{"input", "exit_code", "error"}`` for an input that could not be read (exit code 2) or
+    checked (3). The records are what ``medkg check --batch --format ndjson`` prints.
+    """
+    kb = kb or default_knowledge_base()
+    chunk: list[BatchItem] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= chunk_size:
+            yield from _records(chunk, engine, kb)
+            chunk = []
+    if chunk:
+        yield from _records(chunk, engine, kb)

@@ -1,0 +1,63 @@
+"""Batch runs: one record per input in input order, bad inputs as error records, worst exit code."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from conftest import run_medkg
+from medkg import check
+from medkg.batch import batch_items, check_batch
+from medkg.knowledge_base import KnowledgeBase
+from medkg.synthetic import generate_patient_dicts
+
+
+def test_batch_records_equal_single_checks_in_input_order(kb: KnowledgeBase) -> None:
+    patients = generate_patient_dicts(25, seed=3, kb=kb)
+    lines = [json.dumps(p) for p in patients]
+    lines.insert(7, '{"medications": [{"drug": ""}]}')  # invalid: empty name
+    records = list(check_batch(batch_items("test", lines), kb=kb, chunk_size=10))
+    assert [r["input"] for r in records] == [f"test:{n}" for n in range(1, 27)]
+    assert records[7]["exit_code"] == 2 and "drug" in records[7]["error"]
+    checked = [r for r in records if "report" in r]
+    assert len(checked) == 25
+    for data, record in zip(patients, checked, strict=True):
+        single = check(data, kb=kb)
+        assert record["report"] == single.model_dump(mode="json")
+        assert record["exit_code"] == single.exit_code
+
+
+def test_cli_batch_writes_ndjson_and_exits_with_the_worst_code(tmp_path: Path, kb: KnowledgeBase) -> None:
+    patients = generate_patient_dicts(3, seed=5, kb=kb)
+    source = tmp_path / "patients.ndjson"
+    source.write_text("\n".join([json.dumps(patients[0]), "not json", json.dumps(patients[1])]) + "\n\n")
+    result = run_medkg("check", "--batch", str(source))
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["input"] for line in lines] == ["patients.ndjson:1", "patients.ndjson:2", "patients.ndjson:3"]
+    assert lines[1]["exit_code"] == 2 and "not valid JSON" in lines[1]["error"]
+    assert result.returncode == 2
+    assert "medkg batch: 3 input(s)" in result.stderr
+    assert lines[0]["report"]["disclaimer"].startswith("medkg supports, and does not replace, clinical judgement")
+
+
+def test_cli_batch_of_a_folder_and_from_stdin(tmp_path: Path, kb: KnowledgeBase) -> None:
+    patients = generate_patient_dicts(2, seed=9, kb=kb)
+    folder = tmp_path / "patients"
+    folder.mkdir()
+    for number, data in enumerate(patients):
+        (folder / f"p{number}.json").write_text(json.dumps(data))
+    (folder / "notes.txt").write_text("ignored: not a patient file")
+    from_folder = run_medkg("check", "--batch", str(folder))
+    assert [json.loads(line)["input"] for line in from_folder.stdout.splitlines()] == ["p0.json", "p1.json"]
+    from_stdin = run_medkg("check", "--batch", "-", stdin="\n".join(json.dumps(p) for p in patients))
+    reports = [json.loads(line)["report"] for line in from_stdin.stdout.splitlines()]
+    assert reports == [json.loads(line)["report"] for line in from_folder.stdout.splitlines()]
+
+
+def test_cli_batch_refuses_other_patients_and_formats(tmp_path: Path) -> None:
+    source = tmp_path / "p.ndjson"
+    source.write_text("{}\n")
+    assert run_medkg("check", "--batch", str(source), "baclofen").returncode == 2
+    assert run_medkg("check", "--batch", str(source), "--format", "text").returncode == 2
+    assert run_medkg("check", "--batch", str(tmp_path / "missing.ndjson")).returncode == 2
+    assert run_medkg("check", "--format", "ndjson", "baclofen").returncode == 2
