@@ -1,7 +1,7 @@
 """Write generated patients as NDJSON (one patient JSON per line) for batch runs.
 
-    python scripts/generate_patients.py --count 10000 > patients.ndjson
-    medkg check --batch patients.ndjson --format ndjson > reports.ndjson
+python scripts/generate_patients.py --count 10000 > patients.ndjson
+medkg check --batch patients.ndjson --format ndjson > reports.ndjson
 """
 
 from __future__ import annotations

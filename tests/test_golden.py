@@ -21,11 +21,17 @@ def _text(finding: Finding) -> str:
 
 
 def _matches(finding: Finding, expected: dict[str, Any]) -> bool:
-    if finding.kind != expected["kind"]:
+    kinds = expected["kind"] if isinstance(expected["kind"], list) else [expected["kind"]]
+    if finding.kind not in kinds:
         return False
     if expected.get("drugs") is not None and sorted(finding.drugs) != sorted(expected["drugs"]):
         return False
-    if "severity" in expected and finding.severity != expected["severity"]:
+    severities = expected.get("severity")
+    if severities is not None and finding.severity not in (
+        severities if isinstance(severities, list) else [severities]
+    ):
+        return False
+    if expected.get("includes_drugs") and not set(expected["includes_drugs"]) <= set(finding.drugs):
         return False
     return all(str(word).casefold() in _text(finding) for word in expected.get("mentions", []))
 

@@ -48,6 +48,9 @@ ENZYME_ROLES = {
     "sensitive-substrate": "sensitiveSubstrateOf",
     "moderate-sensitive-substrate": "moderateSensitiveSubstrateOf",
     "substrate": "substrateOf",
+    # ungraded roles: the FDA does not grade most transporter inhibitors
+    "inhibitor": "inhibitorOf",
+    "inducer": "inducerOf",
 }
 
 

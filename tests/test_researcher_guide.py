@@ -1,0 +1,46 @@
+"""Replays the worked example of docs/researcher-guide.md: one enzyme-role row makes an inference.
+
+The FDA lists rifampin as a strong CYP3A inducer and simvastatin as a sensitive CYP3A substrate;
+no rule names either drug. With both rows the generic mechanism rule reports the pair (loss of
+simvastatin effect, enzyme CYP3A4); without the rifampin row it does not.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from medkg import check
+from medkg.build import build
+from medkg.knowledge_base import KnowledgeBase
+from medkg.paths import RESOURCE_DIRS, resource_root
+from medkg.report import Report
+
+GUIDE = Path(__file__).resolve().parent.parent / "docs" / "researcher-guide.md"
+
+
+def _mechanism(report: Report) -> list[tuple[list[str], list[str] | None, list[str] | None, list[str] | None]]:
+    return [(f.drugs, f.object, f.precipitant, f.enzymes) for f in report.findings if f.enzymes]
+
+
+def _copy(tmp_path: Path) -> Path:
+    root = tmp_path / "kb"
+    for folder in RESOURCE_DIRS:
+        shutil.copytree(resource_root() / folder, root / folder)
+    return root
+
+
+def test_worked_example_enzyme_row_drives_the_inference(tmp_path: Path, kb: KnowledgeBase) -> None:
+    patient = {"id": "guide", "medications": [{"drug": "rifampin"}, {"drug": "simvastatin"}]}
+    found = _mechanism(check(patient, kb=kb))
+    assert (["rifampin", "simvastatin"], ["simvastatin"], ["rifampin"], ["CYP3A4"]) in found
+    assert "rifampin\tCYP3A4\tstrong-inducer" in GUIDE.read_text(encoding="utf-8")
+
+    root = _copy(tmp_path)
+    table = root / "kg" / "enzyme-roles" / "fda-ddi-table.tsv"
+    lines = table.read_text(encoding="utf-8").splitlines(keepends=True)
+    kept = [line for line in lines if not line.startswith("rifampin\tCYP3A4\t")]
+    assert len(kept) == len(lines) - 1
+    table.write_text("".join(kept), encoding="utf-8")
+    without = KnowledgeBase(build(root, cache=tmp_path / "cache", quiet=True), root)
+    assert not [m for m in _mechanism(check(patient, kb=without)) if "CYP3A4" in (m[3] or [])]
