@@ -52,9 +52,23 @@ def test_brand_names_give_the_same_findings_as_ingredients(kb: KnowledgeBase) ->
 
 
 def test_every_brand_and_synonym_resolves_to_its_ingredient(kb: KnowledgeBase) -> None:
-    for name, iri in kb.drug_names.items():
+    for name, iris in kb.name_ingredients.items():
         report = check(load_patient({"medications": [{"drug": name.upper()}]}), kb=kb)
-        assert [a.iri for a in report.assessed] == [iri], name
+        assert sorted(a.iri for a in report.assessed) == iris, name
+
+
+def test_a_combination_brand_is_checked_as_all_its_ingredients(kb: KnowledgeBase) -> None:
+    """Percocet is oxycodone + acetaminophen: both are checked, never one silently (dose: not assessed)."""
+    report = check(
+        load_patient({"age_years": 50, "medications": [{"drug": "Percocet", "dose_mg": 5, "times_per_day": 4}]}), kb=kb
+    )
+    assert sorted((a.input, a.drug) for a in report.assessed) == [
+        ("Percocet", "acetaminophen"),
+        ("Percocet", "oxycodone"),
+    ]
+    assert any("combination product" in note and "dose limits are not assessed" in note for note in report.notes)
+    not_assessed = {d for f in report.findings if f.kind == "not-assessed" and "dose" in f.title for d in f.drugs}
+    assert "acetaminophen" in not_assessed  # its maximum daily dose cannot be checked from the product dose
 
 
 def test_unknown_drug_is_not_assessed_with_suggestion_and_exit_1(kb: KnowledgeBase) -> None:

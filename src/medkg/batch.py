@@ -9,13 +9,13 @@ place and the run continues; records come out in input order.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .check import check_many
 from .knowledge_base import KnowledgeBase, default_knowledge_base
-from .loaders import PATIENT_SUFFIXES, InputError, load_patient, patient_from_json
+from .loaders import PATIENT_SUFFIXES, InputError, LoadedInput, input_from_json, load_input
 from .patient import Patient
 
 __all__ = ["BatchItem", "batch_items", "check_batch", "count_batch_items"]
@@ -26,11 +26,17 @@ EXIT_INPUT, EXIT_INTERNAL = 2, 3
 
 @dataclass
 class BatchItem:
-    """One input of a batch: where it came from, and the patient or why it could not be read."""
+    """One input of a batch: where it came from, and the patient (with its reader's notes) or why it could not be read."""
 
     source: str
     patient: Patient | None = None
     error: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @classmethod
+    def read(cls, source: str, loaded: LoadedInput) -> BatchItem:
+        """Wrap a loaded input (medkg patient, FHIR Bundle or CDS Hooks request)."""
+        return cls(source, patient=loaded.patient, notes=list(loaded.notes))
 
 
 def _ndjson_items(lines: Iterable[str], name: str) -> Iterator[BatchItem]:
@@ -39,7 +45,7 @@ def _ndjson_items(lines: Iterable[str], name: str) -> Iterator[BatchItem]:
             continue
         where = f"{name}:{number}"
         try:
-            yield BatchItem(where, patient=patient_from_json(line, origin=where))
+            yield BatchItem.read(where, input_from_json(line, origin=where))
         except InputError as error:
             yield BatchItem(where, error=str(error))
 
@@ -48,8 +54,9 @@ def batch_items(source: Path | str, lines: Iterable[str] | None = None) -> Itera
     """Yield the inputs of a batch in order.
 
     Args:
-        source: an NDJSON file (one patient JSON object per line; blank lines skipped), or a
-            folder whose patient files (``.json``, ``.ttl``) are read in name order.
+        source: an NDJSON file (one JSON object per line: a medkg patient, a FHIR Bundle or a
+            CDS Hooks request; blank lines skipped), or a folder whose patient files (``.json``
+            patients or FHIR Bundles, ``.ttl``) are read in name order.
         lines: the NDJSON lines when they come from elsewhere (standard input); ``source`` then names them.
 
     Raises:
@@ -62,7 +69,7 @@ def batch_items(source: Path | str, lines: Iterable[str] | None = None) -> Itera
     if path.is_dir():
         for file in sorted(p for p in path.iterdir() if p.suffix.lower() in PATIENT_SUFFIXES):
             try:
-                yield BatchItem(file.name, patient=load_patient(file))
+                yield BatchItem.read(file.name, load_input(file))
             except InputError as error:
                 yield BatchItem(file.name, error=str(error))
         return
@@ -83,7 +90,15 @@ def count_batch_items(source: Path) -> int:
 
 def _records(chunk: list[BatchItem], engine: str, kb: KnowledgeBase) -> list[dict[str, Any]]:
     try:
-        reports = iter(check_many([item.patient for item in chunk if item.patient is not None], engine=engine, kb=kb))
+        valid = [item for item in chunk if item.patient is not None]
+        reports = iter(
+            check_many(
+                [item.patient for item in valid if item.patient is not None],
+                engine=engine,
+                kb=kb,
+                notes=[item.notes for item in valid],
+            )
+        )
     except Exception:  # one bad patient must not lose its chunk: check the items one by one
         if len(chunk) > 1:
             return [record for item in chunk for record in _records([item], engine, kb)]

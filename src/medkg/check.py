@@ -20,7 +20,13 @@ from .report import AssessedDrug, Finding, KnowledgeBaseRef, PatientSummary, Rep
 __all__ = ["Classified", "check", "check_many", "classify_patients"]
 
 
-def check(patient: Patient | Mapping[str, Any], *, engine: str = "default", kb: KnowledgeBase | None = None) -> Report:
+def check(
+    patient: Patient | Mapping[str, Any],
+    *,
+    engine: str = "default",
+    kb: KnowledgeBase | None = None,
+    notes: Sequence[str] = (),
+) -> Report:
     """Check one patient and return the report.
 
     Args:
@@ -28,6 +34,8 @@ def check(patient: Patient | Mapping[str, Any], *, engine: str = "default", kb: 
             JSON shape, validated here (:class:`medkg.PatientInputError` if invalid).
         engine: ``"default"`` (SPARQL classification, no JVM) or ``"owl"`` (HermiT per call).
         kb: knowledge base; default: the built-in one, built on first use.
+        notes: notes from the input's reader (e.g. :func:`medkg.fhir.read_bundle`), put first
+            in the report's ``notes``.
 
     Raises:
         ValueError: for an unknown engine.
@@ -35,20 +43,36 @@ def check(patient: Patient | Mapping[str, Any], *, engine: str = "default", kb: 
     """
     if not isinstance(patient, Patient):
         patient = load_patient(patient)
-    return check_many([patient], engine=engine, kb=kb)[0]
+    return check_many([patient], engine=engine, kb=kb, notes=[notes])[0]
 
 
 def check_many(
-    patients: Sequence[Patient], *, engine: str = "default", kb: KnowledgeBase | None = None
+    patients: Sequence[Patient],
+    *,
+    engine: str = "default",
+    kb: KnowledgeBase | None = None,
+    notes: Sequence[Sequence[str]] | None = None,
 ) -> list[Report]:
-    """Check several patients together (one classification and one run of each query); reports in input order."""
+    """Check several patients together (one classification and one run of each query); reports in input order.
+
+    ``notes``, if given, holds one list of input notes per patient (put first in its report's notes).
+
+    Raises:
+        ValueError: for an unknown engine, or ``notes`` not matching ``patients`` one to one.
+    """
+    if notes is not None and len(notes) != len(patients):
+        raise ValueError(f"notes: {len(notes)} lists for {len(patients)} patients")
     kb = kb or default_knowledge_base()
     graphs, union = _patient_graphs(patients, kb)
     chosen = get_engine(engine)
     with chosen.session(kb, union) as (store, graph_name):
         findings = apply_rules(kb, store, graph_name, graphs)
         populations = classified_populations(kb, store, graph_name)
-    return [_report(kb, pg, findings[str(pg.iri)], populations.get(str(pg.iri), []), chosen.name) for pg in graphs]
+    given = notes if notes is not None else [()] * len(graphs)
+    return [
+        _report(kb, pg, findings[str(pg.iri)], populations.get(str(pg.iri), []), chosen.name, given[number])
+        for number, pg in enumerate(graphs)
+    ]
 
 
 def _patient_graphs(patients: Sequence[Patient], kb: KnowledgeBase) -> tuple[list[PatientGraph], Graph]:
@@ -59,15 +83,20 @@ def _patient_graphs(patients: Sequence[Patient], kb: KnowledgeBase) -> tuple[lis
     return graphs, union
 
 
-def _report(
-    kb: KnowledgeBase, pg: PatientGraph, findings: list[Finding], populations: list[str], engine: str
+def _report(  # noqa: PLR0917
+    kb: KnowledgeBase,
+    pg: PatientGraph,
+    findings: list[Finding],
+    populations: list[str],
+    engine: str,
+    input_notes: Sequence[str] = (),
 ) -> Report:
     assessed = [
         AssessedDrug(input=name, drug=kb.label(iri), iri=iri, curation_level=kb.curation.get(iri))
         for name, iri in pg.uses.values()
         if iri is not None
     ]
-    notes = pg.notes + plausibility_notes(pg.patient)
+    notes = list(input_notes) + pg.notes + plausibility_notes(pg.patient)
     partial = sorted({a.drug for a in assessed if a.curation_level not in (None, "label-depth")})
     if partial:
         notes.append(f"partly curated (tabular sources only): {', '.join(partial)}")

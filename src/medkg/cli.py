@@ -14,6 +14,7 @@ import os
 import sys
 import traceback
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -96,6 +97,12 @@ def _examples() -> list[str]:
 @click.option("--qtc", type=float, help="Corrected QT interval (QTc) in ms.")
 @click.option("--inr", type=float, help="International normalised ratio (INR).")
 @click.option(
+    "--as-of",
+    "as_of",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="FHIR Bundle / CDS Hooks file: the date to check at (default: latest clinical date / today).",
+)
+@click.option(
     "--engine",
     type=click.Choice(["default", "owl"]),
     default="default",
@@ -137,6 +144,7 @@ def check(
     potassium: float | None,
     qtc: float | None,
     inr: float | None,
+    as_of: datetime | None,
     engine: str,
     output_format: str | None,
     output: Path | None,
@@ -144,12 +152,13 @@ def check(
 ) -> None:
     """Check a patient: a patient file (.json or .ttl), --example NAME, or medication names.
 
+    A .json file may also be a FHIR R4 Bundle or a CDS Hooks request (see docs/fhir.md).
     Medication names take an optional dose: NAME[:DOSE_MG[xTIMES_PER_DAY]], e.g.
 
       medkg check --age 78 --crcl 25 baclofen:10x3 trazodone:50x1
     """
     if batch_source is not None:
-        if inputs or example or any(v is not None for v in (age, sex, weight, scr, crcl, egfr, child_pugh)):
+        if inputs or example or any(v is not None for v in (age, sex, weight, scr, crcl, egfr, child_pugh, as_of)):
             _fail_input("--batch takes its patients from the batch input alone (no other patients or flags)")
         if output_format not in (None, "ndjson", "json"):
             _fail_input("--batch writes ndjson (one JSON record per line)")
@@ -159,7 +168,8 @@ def check(
     if output_format == "ndjson":
         _fail_input("--format ndjson is for --batch; use json for one patient")
     from .check import check as run_check
-    from .loaders import PATIENT_SUFFIXES, load_patient, parse_medication_arg, patient_from_dict, patient_from_json
+    from .knowledge_base import default_knowledge_base
+    from .loaders import PATIENT_SUFFIXES, input_from_json, load_input, parse_medication_arg, patient_from_dict
     from .render.text import render_text
     from .render.turtle import render_turtle
 
@@ -189,15 +199,26 @@ def check(
     if files:
         if len(files) > 1 or names or given or conditions:
             _fail_input("give one patient file (or --example) alone, or medication names with flags")
-        patient = patient_from_json(sys.stdin.read(), origin="stdin") if files[0] == "-" else load_patient(files[0])
+        day = as_of.date() if as_of else None
+
+        def known(name: str) -> bool:
+            return name in default_knowledge_base().drug_names
+
+        if files[0] == "-":
+            loaded = input_from_json(sys.stdin.read(), origin="stdin", as_of=day, known=known)
+        else:
+            loaded = load_input(files[0], as_of=day, known=known)
+        patient, notes = loaded.patient, loaded.notes
     else:
+        if as_of:
+            _fail_input("--as-of applies to a FHIR Bundle or CDS Hooks file")
         if not names:
             _fail_input("nothing to check: give a patient file, --example NAME or medication names (see --help)")
         data: dict[str, Any] = dict(given, id="cli", conditions=list(conditions))
         data["medications"] = [parse_medication_arg(item) for item in names]
-        patient = patient_from_dict(data, origin="command line")
+        patient, notes = patient_from_dict(data, origin="command line"), []
 
-    report = run_check(patient, engine=engine)
+    report = run_check(patient, engine=engine, notes=notes)
     if output_format == "json":
         text = report.to_json()
     elif output_format == "turtle":

@@ -92,7 +92,7 @@ class _Explainer:
         for use, (name, iri) in self.patient.uses.items():
             if iri != drug:
                 continue
-            medication = self.patient.patient.medications[int(use.rsplit("/", 1)[-1])]
+            medication = self.patient.patient.medications[self.patient.positions[use]]
             if medication.dose_mg is not None and medication.times_per_day is not None:
                 parts.append(f"{name} {medication.dose_mg:g} mg x {medication.times_per_day:g}/day")
         return " + ".join(parts)

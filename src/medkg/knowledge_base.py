@@ -159,11 +159,22 @@ class KnowledgeBase:
 
     @cached_property
     def drug_names(self) -> dict[str, str]:
-        """Lower-case name (ingredient, brand, synonym) -> drug IRI."""
+        """Lower-case name (ingredient, brand, synonym) -> drug IRI.
+
+        For a combination brand this is one of its ingredients; :attr:`name_ingredients` has all.
+        """
         names: dict[str, str] = {}
         for row in sorted(self._rows("catalogue/drug-names"), key=lambda r: (str(r["nameKind"]), str(r["name"]))):
             names.setdefault(str(row["name"]).casefold(), str(row["drug"]))
         return names
+
+    @cached_property
+    def name_ingredients(self) -> dict[str, list[str]]:
+        """Lower-case name -> every drug IRI it names (several for a combination brand such as Percocet)."""
+        found: dict[str, set[str]] = defaultdict(set)
+        for row in self._rows("catalogue/drug-names"):
+            found[str(row["name"]).casefold()].add(str(row["drug"]))
+        return {name: sorted(iris) for name, iris in found.items()}
 
     @cached_property
     def allergen_names(self) -> dict[str, str]:

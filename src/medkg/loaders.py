@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -22,7 +24,10 @@ from .vocabulary import MEDKG, medkg_term
 
 __all__ = [
     "InputError",
+    "LoadedInput",
     "PatientInputError",
+    "input_from_json",
+    "load_input",
     "load_patient",
     "parse_medication_arg",
     "patient_from_dict",
@@ -74,6 +79,11 @@ def patient_from_json(text: str, *, origin: str = "patient.json") -> Patient:
     Raises:
         PatientInputError: malformed JSON, NaN/Infinity, repeated keys, invalid values.
     """
+    return patient_from_dict(_decode_json(text, origin), origin=origin)
+
+
+def _decode_json(text: str, origin: str) -> Any:
+    """Decode JSON text, refusing NaN/Infinity and repeated keys (PatientInputError naming ``origin``)."""
     try:
         data = json.loads(text.removeprefix("\ufeff"), parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as error:
@@ -82,7 +92,7 @@ def patient_from_json(text: str, *, origin: str = "patient.json") -> Patient:
         ) from None
     except PatientInputError as error:
         raise PatientInputError(f"{origin}: {error}") from None
-    return patient_from_dict(data, origin=origin)
+    return data
 
 
 def patient_from_dict(data: Any, *, origin: str = "patient") -> Patient:
@@ -191,15 +201,8 @@ def patient_from_turtle(text: str, *, origin: str = "patient.ttl") -> Patient:
     return patient_from_dict(data, origin=origin)
 
 
-def load_patient(source: str | Path | Mapping[str, Any]) -> Patient:
-    """Load a patient from a JSON or Turtle file (by extension: ``.json``, ``.ttl``) or a dict.
-
-    Raises:
-        PatientInputError: file missing or unreadable, unsupported file type, malformed
-            JSON/Turtle, invalid values.
-    """
-    if isinstance(source, Mapping):
-        return patient_from_dict(source)
+def _read_patient_file(source: str | Path) -> tuple[Path, str]:
+    """Check a patient file's name and read its text (PatientInputError for any problem)."""
     if not isinstance(source, str | Path):
         raise PatientInputError(f"a patient is a file path or a mapping, not {type(source).__name__}")
     path = Path(source)
@@ -209,14 +212,124 @@ def load_patient(source: str | Path | Mapping[str, Any]) -> Patient:
     if suffix not in PATIENT_SUFFIXES:
         raise PatientInputError(f"{path}: unsupported file type {suffix or '(none)'!r}: use .json or .ttl")
     try:
-        text = path.read_text(encoding="utf-8")
+        return path, path.read_text(encoding="utf-8")
     except IsADirectoryError:
         raise PatientInputError(f"{path}: is a folder, not a patient file") from None
     except (OSError, UnicodeDecodeError) as error:
         raise PatientInputError(f"{path}: cannot read: {error.__class__.__name__}: {error}") from None
-    if suffix in TURTLE_SUFFIXES:
+
+
+def load_patient(source: str | Path | Mapping[str, Any]) -> Patient:
+    """Load a patient from a JSON or Turtle file (by extension: ``.json``, ``.ttl``) or a dict.
+
+    Raises:
+        PatientInputError: file missing or unreadable, unsupported file type, malformed
+            JSON/Turtle, invalid values.
+    """
+    if isinstance(source, Mapping):
+        return patient_from_dict(source)
+    path, text = _read_patient_file(source)
+    if path.suffix.lower() in TURTLE_SUFFIXES:
         return patient_from_turtle(text, origin=str(path))
     return patient_from_json(text, origin=str(path))
+
+
+@dataclass(frozen=True)
+class LoadedInput:
+    """A patient from any input form, with the notes its reader made.
+
+    Attributes:
+        patient: the validated patient.
+        notes: what a FHIR or CDS Hooks reader read, assumed or ignored (empty for medkg JSON/Turtle).
+        kind: ``"patient"`` (medkg JSON/Turtle), ``"fhir-bundle"`` or ``"cds-hooks"``.
+        draft_drugs: for a CDS Hooks request, the ingredients of the draft orders.
+    """
+
+    patient: Patient
+    notes: list[str] = field(default_factory=list)
+    kind: str = "patient"
+    draft_drugs: list[str] = field(default_factory=list)
+
+
+def _is_cds_request(data: Mapping[str, Any]) -> bool:
+    context = data.get("context")
+    return isinstance(context, Mapping) and (
+        "hook" in data or "hookInstance" in data or "draftOrders" in context or "medications" in context
+    )
+
+
+def input_from_dict(
+    data: Any,
+    *,
+    origin: str = "input",
+    as_of: date | None = None,
+    known: Callable[[str], bool] | None = None,
+) -> LoadedInput:
+    """Read decoded JSON: a FHIR Bundle, a CDS Hooks request, or medkg patient JSON (in that order).
+
+    Args:
+        data: the decoded JSON.
+        origin: where it came from, for messages.
+        as_of: the date to check at (FHIR: default the latest clinical date; CDS Hooks: default now).
+        known: optional predicate "the knowledge base knows this drug name" (FHIR salt names).
+
+    Raises:
+        PatientInputError: naming ``origin``, for anything that cannot be read.
+    """
+    from .fhir import read_bundle, read_cds_request
+
+    if isinstance(data, Mapping) and data.get("resourceType") == "Bundle":
+        try:
+            bundle = read_bundle(data, as_of=as_of, known=known)
+        except InputError as error:
+            raise PatientInputError(f"{origin}: {error}") from None
+        return LoadedInput(bundle.patient, bundle.notes, "fhir-bundle")
+    if isinstance(data, Mapping) and _is_cds_request(data):
+        now = datetime.combine(as_of, datetime.min.time(), UTC) if as_of else datetime.now(UTC)
+        try:
+            request = read_cds_request(data, now=now, known=known)
+        except InputError as error:
+            raise PatientInputError(f"{origin}: {error}") from None
+        return LoadedInput(request.patient, request.notes, "cds-hooks", request.draft_drugs)
+    if isinstance(data, Mapping) and "resourceType" in data:
+        raise PatientInputError(
+            f"{origin}: a FHIR {data['resourceType']} alone is not read: give a Bundle with the patient's record"
+        )
+    if as_of is not None:
+        raise PatientInputError(f"{origin}: --as-of applies to FHIR Bundles and CDS Hooks requests only")
+    return LoadedInput(patient_from_dict(data, origin=origin))
+
+
+def input_from_json(
+    text: str, *, origin: str = "input.json", as_of: date | None = None, known: Callable[[str], bool] | None = None
+) -> LoadedInput:
+    """Decode JSON text and read it with :func:`input_from_dict`.
+
+    Raises:
+        PatientInputError: malformed JSON, or input that cannot be read.
+    """
+    return input_from_dict(_decode_json(text, origin), origin=origin, as_of=as_of, known=known)
+
+
+def load_input(
+    source: str | Path | Mapping[str, Any],
+    *,
+    as_of: date | None = None,
+    known: Callable[[str], bool] | None = None,
+) -> LoadedInput:
+    """Load a patient file (medkg JSON or Turtle, a FHIR Bundle, a CDS Hooks request) or a dict.
+
+    Raises:
+        PatientInputError: as :func:`load_patient`, or for a FHIR/CDS Hooks input that cannot be read.
+    """
+    if isinstance(source, Mapping):
+        return input_from_dict(source, as_of=as_of, known=known)
+    path, text = _read_patient_file(source)
+    if path.suffix.lower() in TURTLE_SUFFIXES:
+        if as_of is not None:
+            raise PatientInputError(f"{path}: --as-of applies to FHIR Bundles and CDS Hooks requests only")
+        return LoadedInput(patient_from_turtle(text, origin=str(path)))
+    return input_from_json(text, origin=str(path), as_of=as_of, known=known)
 
 
 def parse_medication_arg(text: str) -> dict[str, Any]:

@@ -11,9 +11,12 @@ import difflib
 import re
 from collections.abc import Mapping
 
-__all__ = ["normalise", "resolve", "suggest"]
+__all__ = ["normalise", "resolve", "resolve_condition", "suggest"]
 
 _SPACES = re.compile(r"\s+")
+#: A coded name as the FHIR reader writes it: "Chronic kidney disease stage 3 [SNOMED CT 433144002; ICD-10 N18.3]".
+_CODED = re.compile(r"^(?P<text>.*?)\s*\[(?P<codes>[^\[\]]+)\]$")
+_CODE = re.compile(r"^(?:SNOMED CT|ICD-10)\s+(?P<code>\S+)$", re.IGNORECASE)
 
 
 def normalise(name: str) -> str:
@@ -24,6 +27,23 @@ def normalise(name: str) -> str:
 def resolve(name: str, names: Mapping[str, str]) -> str | None:
     """Return the IRI that ``name`` denotes in ``names`` (lower-case name -> IRI), or None."""
     return names.get(normalise(name))
+
+
+def resolve_condition(name: str, names: Mapping[str, str]) -> str | None:
+    """Resolve a condition name, also written with codes: ``"<text> [SNOMED CT <code>; ICD-10 <code>]"``.
+
+    The whole name is tried first, then each code in the brackets in order (the knowledge base
+    lists SNOMED CT and ICD-10 codes among condition names), then the text alone.
+    """
+    found = resolve(name, names)
+    match = _CODED.match(name.strip())
+    if found is not None or match is None:
+        return found
+    for part in match["codes"].split(";"):
+        code = _CODE.match(part.strip())
+        if code is not None and (found := resolve(code["code"], names)) is not None:
+            return found
+    return resolve(match["text"], names) if match["text"] else None
 
 
 def suggest(name: str, names: Mapping[str, str], *, limit: int = 3) -> list[str]:

@@ -16,7 +16,7 @@ from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, OWL, RDF, XSD
 
 from .knowledge_base import KnowledgeBase
-from .names import resolve, suggest
+from .names import normalise, resolve, resolve_condition, suggest
 from .patient import Patient
 from .renal import RenalFunction, renal_function
 from .vocabulary import PATIENT, medkg_term
@@ -33,7 +33,9 @@ class PatientGraph:
         graph: triples describing the patient (OWL 2 RDF mapping, named individuals declared).
         patient: the validated input.
         renal: renal values used and their basis.
-        uses: medication-use IRI -> (input name, drug IRI or None).
+        uses: medication-use IRI -> (input name, drug IRI or None); a combination product gives
+            one use per ingredient.
+        positions: medication-use IRI -> index of its medication in the input.
         suggestions: unidentified input name -> close known names.
         not_used: inputs the knowledge base does not know (conditions, indications).
         values: patient property IRI -> value as put in the graph (for explanations).
@@ -44,6 +46,7 @@ class PatientGraph:
     patient: Patient
     renal: RenalFunction
     uses: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+    positions: dict[str, int] = field(default_factory=dict)
     suggestions: dict[str, list[str]] = field(default_factory=dict)
     not_used: list[str] = field(default_factory=list)
     values: dict[str, object] = field(default_factory=dict)
@@ -99,7 +102,7 @@ def patient_graph(patient: Patient, kb: KnowledgeBase, *, index: int = 0) -> Pat
         result.values[str(medkg_term(term))] = raw
 
     for number, name in enumerate(patient.conditions):
-        condition = resolve(name, kb.condition_names)
+        condition = resolve_condition(name, kb.condition_names)
         if condition is None:
             result.not_used.append(f"condition: {name}")
             continue
@@ -108,30 +111,40 @@ def patient_graph(patient: Patient, kb: KnowledgeBase, *, index: int = 0) -> Pat
         graph.add((iri, medkg_term("hasCondition"), node))
 
     for number, medication in enumerate(patient.medications):
-        use = URIRef(f"{iri}/medication/{number}")
-        individual(use, medkg_term("MedicationUse"))
-        graph.add((iri, medkg_term("takesMedication"), use))
-        graph.add((use, medkg_term("inputName"), Literal(medication.drug)))
-        graph.add((use, medkg_term("inputOrder"), Literal(number)))
-        drug = resolve(medication.drug, kb.drug_names)
-        result.uses[str(use)] = (medication.drug, drug)
-        if drug is None:
-            close = [kb.label(kb.drug_names[name]) for name in suggest(medication.drug, kb.drug_names)]
-            result.suggestions[medication.drug] = list(dict.fromkeys(close))
-        else:
-            graph.add((use, medkg_term("ofDrug"), URIRef(drug)))
-        if medication.dose_mg is not None:
-            graph.add((use, medkg_term("doseMg"), _decimal(medication.dose_mg)))
-        if medication.times_per_day is not None:
-            graph.add((use, medkg_term("timesPerDay"), _decimal(medication.times_per_day)))
-        if medication.indication:
-            condition = resolve(medication.indication, kb.condition_names)
-            if condition is None:
-                result.not_used.append(f"indication: {medication.indication} (for {medication.drug})")
+        ingredients = kb.name_ingredients.get(normalise(medication.drug), [])
+        combination = len(ingredients) > 1
+        if combination:
+            labels = " + ".join(kb.label(i) for i in ingredients)
+            result.notes.append(
+                f"{medication.drug} is a combination product ({labels}): each ingredient is checked; "
+                "the dose given is the product's, so dose limits are not assessed for it"
+            )
+        for part, drug in enumerate(ingredients or [None]):
+            use = URIRef(f"{iri}/medication/{number}" + (f"/ingredient/{part}" if combination else ""))
+            individual(use, medkg_term("MedicationUse"))
+            graph.add((iri, medkg_term("takesMedication"), use))
+            graph.add((use, medkg_term("inputName"), Literal(medication.drug)))
+            graph.add((use, medkg_term("inputOrder"), Literal(number)))
+            result.uses[str(use)] = (medication.drug, drug)
+            result.positions[str(use)] = number
+            if drug is None:
+                close = [kb.label(kb.drug_names[name]) for name in suggest(medication.drug, kb.drug_names)]
+                result.suggestions[medication.drug] = list(dict.fromkeys(close))
             else:
-                node = URIRef(f"{use}/indication")
-                individual(node, URIRef(condition))
-                graph.add((use, medkg_term("indication"), node))
+                graph.add((use, medkg_term("ofDrug"), URIRef(drug)))
+            if medication.dose_mg is not None and not combination:
+                graph.add((use, medkg_term("doseMg"), _decimal(medication.dose_mg)))
+            if medication.times_per_day is not None:
+                graph.add((use, medkg_term("timesPerDay"), _decimal(medication.times_per_day)))
+            if medication.indication:
+                condition = resolve_condition(medication.indication, kb.condition_names)
+                if condition is None:
+                    if part == 0:
+                        result.not_used.append(f"indication: {medication.indication} (for {medication.drug})")
+                else:
+                    node = URIRef(f"{use}/indication")
+                    individual(node, URIRef(condition))
+                    graph.add((use, medkg_term("indication"), node))
     for name in patient.allergies:
         allergen = resolve(name, kb.allergen_names)
         if allergen is None:

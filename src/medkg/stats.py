@@ -155,33 +155,31 @@ def snapshot_of(spec: str) -> Snapshot:
         return snapshot(store)
 
 
+def _changes(
+    old: dict[str, dict[str, str]], new: dict[str, dict[str, str]], shown: tuple[str, ...], texts: tuple[str, ...]
+) -> list[str]:
+    """One line per record in both whose ``shown`` fields (values listed) or ``texts`` (flagged) differ."""
+    lines = []
+    for key in old.keys() & new.keys():
+        before, after = old[key], new[key]
+        fields = [
+            f"{name} {before[name] or '-'} -> {after[name] or '-'}" for name in shown if before[name] != after[name]
+        ]
+        if any(before[name] != after[name] for name in texts):
+            fields.append("text changed")
+        if fields:
+            lines.append(f"{after['label']}: {', '.join(fields)}")
+    return sorted(lines)
+
+
 def diff(old: Snapshot, new: Snapshot) -> dict[str, Any]:
     """Compare ``old`` with ``new``: drugs, identity codes, rules, rule severities, facts per kind."""
 
     def label(snap: Snapshot, iri: str) -> str:
         return snap.drugs.get(iri, {}).get("label") or iri.rsplit("/", 1)[-1]
 
-    changed_codes = sorted(
-        f"{new.drugs[d]['label']}: "
-        + ", ".join(
-            f"{key} {old.drugs[d][key] or '-'} -> {new.drugs[d][key] or '-'}"
-            for key in ("rxcui", "atc", "curation")
-            if old.drugs[d][key] != new.drugs[d][key]
-        )
-        for d in old.drugs.keys() & new.drugs.keys()
-        if any(old.drugs[d][key] != new.drugs[d][key] for key in ("rxcui", "atc", "curation"))
-    )
-    changed_rules = sorted(
-        f"{new.rules[r]['label']}: "
-        + ", ".join(
-            f"{key} {old.rules[r][key]} -> {new.rules[r][key]}"
-            for key in ("kind", "finding_kind", "severity")
-            if old.rules[r][key] != new.rules[r][key]
-        )
-        + (" (text changed)" if any(old.rules[r][k] != new.rules[r][k] for k in ("summary", "recommendation")) else "")
-        for r in old.rules.keys() & new.rules.keys()
-        if old.rules[r] != new.rules[r]
-    )
+    changed_codes = _changes(old.drugs, new.drugs, ("rxcui", "atc", "curation"), ())
+    changed_rules = _changes(old.rules, new.rules, ("kind", "finding_kind", "severity"), ("summary", "recommendation"))
     facts: dict[str, dict[str, list[str]]] = {}
     for key in sorted(old.facts.keys() ^ new.facts.keys()):
         kind, drug, prop, value = key

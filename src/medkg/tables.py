@@ -197,6 +197,33 @@ def compile_anticholinergic_burden(path: Path, graph: Graph) -> None:
         _sourced(graph, triple, _fact_citation(graph, row, where))
 
 
+CLINICAL_DRUG_COLUMNS = ["rxcui", "name", "ingredients", "strengths_mg", "source", "locator"]
+
+
+def check_clinical_drugs(path: Path, graph: Graph) -> None:
+    """Check a ``kg/clinical-drugs/*.tsv`` table; it adds nothing to the graph.
+
+    The table (RxNorm clinical drug code -> ingredients and mg strengths) is read by
+    :mod:`medkg.fhir.codes` when FHIR input is normalised; the build only checks its shape, so a
+    malformed row fails here rather than at check time.
+
+    Raises:
+        TableError: wrong header, a non-numeric RxCUI, no ingredient, or strengths not matching
+            the ingredients one to one.
+    """
+    del graph
+    for number, row in enumerate(read_table(path, CLINICAL_DRUG_COLUMNS), start=2):
+        where = f"{path.name}:{number}"
+        if not row["rxcui"].isdigit():
+            raise TableError(f"{where}: rxcui must be digits, found {row['rxcui']!r}")
+        ingredients, strengths = _split(row["ingredients"]), _split(row["strengths_mg"])
+        if not ingredients:
+            raise TableError(f"{where}: no ingredient")
+        if strengths and len(strengths) != len(ingredients):
+            raise TableError(f"{where}: {len(strengths)} strengths for {len(ingredients)} ingredients")
+        _require(row, "source", where)
+
+
 #: Table kind -> compiler. A table's kind is the name of its folder under ``kg/`` (``kg/drugs/cns.tsv``
 #: is a ``drugs`` table). A new kind is added here and documented in docs/knowledge-base.md.
 TABLES = {
@@ -204,6 +231,7 @@ TABLES = {
     "drug-effects": compile_drug_effects,
     "enzyme-roles": compile_enzyme_roles,
     "anticholinergic-burden": compile_anticholinergic_burden,
+    "clinical-drugs": check_clinical_drugs,
 }
 
 

@@ -1,0 +1,71 @@
+"""Conditions and allergies -> the names medkg matches against its knowledge base.
+
+A Condition is read when its clinical status is active, recurrence or relapse (R4
+CodeableConcept or STU3 code) and its verification status is not refuted or entered-in-error.
+It becomes ``"<display> [SNOMED CT <code>; ICD-10 <code>]"``: the display without its SNOMED CT
+semantic tag, with the codes in brackets, which :func:`medkg.names.resolve_condition` matches by
+whole name, then code, then display. An AllergyIntolerance (active, not refuted or
+entered-in-error) becomes its display or text; "no known allergy" statements are not allergies.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from .codings import ICD10, SNOMED, codes, display, status_code
+from .index import ResourceIndex
+
+__all__ = ["read_allergies", "read_conditions"]
+
+_ACTIVE = frozenset({"active", "recurrence", "relapse"})
+_NOT_TRUE = frozenset({"refuted", "entered-in-error"})
+#: SNOMED CT "no known allergy" situations: a statement of absence, not an allergy.
+_NO_KNOWN_ALLERGY = frozenset({"716186003", "409137002", "428607008", "429625007"})
+
+
+def read_conditions(index: ResourceIndex) -> tuple[list[str], list[str]]:
+    """(condition names in input order without repeats, notes)."""
+    names: list[str] = []
+    skipped: Counter[str] = Counter()
+    for typed in index.of_type("Condition"):
+        data = typed.data
+        clinical = status_code(data.get("clinicalStatus"))
+        verification = status_code(data.get("verificationStatus"))
+        if verification in _NOT_TRUE or clinical not in _ACTIVE:
+            skipped[verification if verification in _NOT_TRUE else (clinical or "without clinical status")] += 1
+            continue
+        concept = data.get("code")
+        text = display(concept)
+        coded = [f"SNOMED CT {code}" for code in codes(concept, SNOMED)]
+        coded += [f"ICD-10 {code}" for code in codes(concept, *ICD10)]
+        name = f"{text} [{'; '.join(coded)}]" if coded else text
+        if name and name.casefold() not in {known.casefold() for known in names}:
+            names.append(name[:200])
+    notes = []
+    if skipped:
+        notes.append("conditions not active, ignored: " + ", ".join(f"{n} {s}" for s, n in sorted(skipped.items())))
+    return names, notes
+
+
+def read_allergies(index: ResourceIndex) -> tuple[list[str], list[str]]:
+    """(allergy names in input order without repeats, notes)."""
+    names: list[str] = []
+    notes: list[str] = []
+    skipped = 0
+    for typed in index.of_type("AllergyIntolerance"):
+        data = typed.data
+        clinical = status_code(data.get("clinicalStatus"))
+        verification = status_code(data.get("verificationStatus"))
+        if verification in _NOT_TRUE or (clinical is not None and clinical not in {"active"}):
+            skipped += 1
+            continue
+        concept = data.get("code")
+        text = display(concept)
+        if set(codes(concept, SNOMED)) & _NO_KNOWN_ALLERGY:
+            notes.append(f"{typed.label}: {text or 'no known allergy'} recorded (not an allergy)")
+            continue
+        if text and text not in names:
+            names.append(text[:200])
+    if skipped:
+        notes.append(f"{skipped} allergy record(s) not active, refuted or entered in error, ignored")
+    return names, notes

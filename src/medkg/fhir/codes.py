@@ -1,0 +1,49 @@
+"""RxNorm codes whose display is missing or does not parse: ``kg/clinical-drugs/*.tsv``.
+
+Each row gives an RxNorm concept's ingredients (base names medkg looks up) and, where the
+strength is a mass per dose unit, the strengths in mg. The table is read from the resource
+root (:func:`medkg.paths.resource_root`), so a researcher's own ``MEDKG_ROOT`` copy is used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from ..paths import resource_root
+from ..tables import CLINICAL_DRUG_COLUMNS, read_table
+
+__all__ = ["ClinicalDrug", "clinical_drugs"]
+
+
+@dataclass(frozen=True)
+class ClinicalDrug:
+    """One row: RxCUI, RxNorm name, ingredients and mg strengths (None where not a mass)."""
+
+    rxcui: str
+    name: str
+    ingredients: tuple[str, ...]
+    strengths_mg: tuple[float | None, ...]
+
+
+def _cells(cell: str) -> list[str]:
+    return [part.strip() for part in cell.split("|") if part.strip()]
+
+
+@cache
+def clinical_drugs(root: Path | None = None) -> dict[str, ClinicalDrug]:
+    """RxCUI -> clinical drug, from every ``kg/clinical-drugs/*.tsv`` under ``root`` (default: resource root).
+
+    Raises:
+        medkg.tables.TableError: for a malformed table (also caught by ``medkg build``).
+    """
+    folder = (root or resource_root()) / "kg" / "clinical-drugs"
+    table: dict[str, ClinicalDrug] = {}
+    for path in sorted(folder.glob("*.tsv")):
+        for row in read_table(path, CLINICAL_DRUG_COLUMNS):
+            ingredients = tuple(part.casefold() for part in _cells(row["ingredients"]))
+            strengths = [float(part) for part in _cells(row["strengths_mg"])]
+            padded: tuple[float | None, ...] = tuple(strengths) if strengths else (None,) * len(ingredients)
+            table.setdefault(row["rxcui"], ClinicalDrug(row["rxcui"], row["name"], ingredients, padded))
+    return table
