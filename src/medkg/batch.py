@@ -8,7 +8,7 @@ place and the run continues; records come out in input order.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,18 +39,20 @@ class BatchItem:
         return cls(source, patient=loaded.patient, notes=list(loaded.notes))
 
 
-def _ndjson_items(lines: Iterable[str], name: str) -> Iterator[BatchItem]:
+def _ndjson_items(lines: Iterable[str], name: str, known: Callable[[str], bool] | None) -> Iterator[BatchItem]:
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         where = f"{name}:{number}"
         try:
-            yield BatchItem.read(where, input_from_json(line, origin=where))
+            yield BatchItem.read(where, input_from_json(line, origin=where, known=known))
         except InputError as error:
             yield BatchItem(where, error=str(error))
 
 
-def batch_items(source: Path | str, lines: Iterable[str] | None = None) -> Iterator[BatchItem]:
+def batch_items(
+    source: Path | str, lines: Iterable[str] | None = None, *, known: Callable[[str], bool] | None = None
+) -> Iterator[BatchItem]:
     """Yield the inputs of a batch in order.
 
     Args:
@@ -58,24 +60,26 @@ def batch_items(source: Path | str, lines: Iterable[str] | None = None) -> Itera
             CDS Hooks request; blank lines skipped), or a folder whose patient files (``.json``
             patients or FHIR Bundles, ``.ttl``) are read in name order.
         lines: the NDJSON lines when they come from elsewhere (standard input); ``source`` then names them.
+        known: "the knowledge base knows this drug name" (helps FHIR readers match salts), e.g.
+            :meth:`medkg.knowledge_base.KnowledgeBase.knows_drug`.
 
     Raises:
         InputError: when ``source`` is neither a readable file nor a folder.
     """
     if lines is not None:
-        yield from _ndjson_items(lines, str(source))
+        yield from _ndjson_items(lines, str(source), known)
         return
     path = Path(source)
     if path.is_dir():
         for file in sorted(p for p in path.iterdir() if p.suffix.lower() in PATIENT_SUFFIXES):
             try:
-                yield BatchItem.read(file.name, load_input(file))
+                yield BatchItem.read(file.name, load_input(file, known=known))
             except InputError as error:
                 yield BatchItem(file.name, error=str(error))
         return
     try:
         with path.open(encoding="utf-8-sig") as handle:
-            yield from _ndjson_items(handle, path.name)
+            yield from _ndjson_items(handle, path.name, known)
     except (OSError, UnicodeDecodeError) as error:
         raise InputError(f"{path}: cannot read the batch: {error}") from None
 

@@ -157,6 +157,8 @@ def check(
 
       medkg check --age 78 --crcl 25 baclofen:10x3 trazodone:50x1
     """
+    if output is not None and not os.access(output.parent if output.parent != Path() else Path.cwd(), os.W_OK):
+        _fail_input(f"cannot write {output}: its folder does not exist or is not writable")  # before any work
     if batch_source is not None:
         if inputs or example or any(v is not None for v in (age, sex, weight, scr, crcl, egfr, child_pugh, as_of)):
             _fail_input("--batch takes its patients from the batch input alone (no other patients or flags)")
@@ -201,9 +203,7 @@ def check(
             _fail_input("give one patient file (or --example) alone, or medication names with flags")
         day = as_of.date() if as_of else None
 
-        def known(name: str) -> bool:
-            return name in default_knowledge_base().drug_names
-
+        known = default_knowledge_base().knows_drug
         if files[0] == "-":
             loaded = input_from_json(sys.stdin.read(), origin="stdin", as_of=day, known=known)
         else:
@@ -252,9 +252,11 @@ def _run_batch(source: Path, engine: str, output: Path | None) -> None:
     from_stdin = str(source) == "-"
     if not from_stdin and not source.exists():
         _fail_input(f"{source}: no such file or folder")
-    items = batch_items("stdin", sys.stdin) if from_stdin else batch_items(source)
-    total = None if from_stdin else count_batch_items(source)
     kb = default_knowledge_base()
+    items = (
+        batch_items("stdin", sys.stdin, known=kb.knows_drug) if from_stdin else batch_items(source, known=kb.knows_drug)
+    )
+    total = None if from_stdin else count_batch_items(source)
     started = time.perf_counter()
     exits: Counter[int] = Counter()
     severities: Counter[str] = Counter()
@@ -325,6 +327,28 @@ def query(query_file: Path, patient_file: Path | None, output_format: str) -> No
     from .sparql_cli import run_query
 
     click.echo(run_query(query_file.read_text(encoding="utf-8"), patient_file, output_format), nl=False)
+
+
+@main.command(epilog=_EPILOG)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on (loopback by default).")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535), help="TCP port.")
+@_guarded
+def serve(host: str, port: int) -> None:
+    """Serve CDS Hooks (GET /cds-services) and a read-only SPARQL endpoint (/sparql).
+
+    Hooks: order-select, order-sign, patient-view and the legacy medication-prescribe, at
+    POST /cds-services/<id>. Example:
+
+      medkg serve --port 8080 &
+      curl -s localhost:8080/cds-services
+      curl -s -H 'Accept: application/sparql-results+json' --data-urlencode 'query=ASK { ?s ?p ?o }' localhost:8080/sparql
+    """
+    import uvicorn
+
+    from .server import create_app
+
+    click.echo(f"medkg serve: http://{host}:{port}/cds-services and /sparql (Ctrl-C to stop)", err=True)
+    uvicorn.run(create_app(), host=host, port=port, log_level="warning", access_log=False)
 
 
 @main.command(epilog=_EPILOG)

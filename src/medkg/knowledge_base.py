@@ -13,6 +13,7 @@ from functools import cached_property
 from pathlib import Path
 
 from .build import BuiltKnowledgeBase, ensure_built
+from .names import normalise
 from .queries import query_text
 from .store import QueryStore
 
@@ -167,6 +168,10 @@ class KnowledgeBase:
         for row in sorted(self._rows("catalogue/drug-names"), key=lambda r: (str(r["nameKind"]), str(r["name"]))):
             names.setdefault(str(row["name"]).casefold(), str(row["drug"]))
         return names
+
+    def knows_drug(self, name: str) -> bool:
+        """Whether ``name`` (any case and spacing) names a drug: ingredient, brand or synonym."""
+        return normalise(name) in self.name_ingredients
 
     @cached_property
     def name_ingredients(self) -> dict[str, list[str]]:

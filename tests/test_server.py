@@ -1,0 +1,111 @@
+"""HTTP interfaces: CDS Hooks discovery and the read-only SPARQL 1.1 Protocol endpoint."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from fastapi.testclient import TestClient
+
+from medkg.knowledge_base import KnowledgeBase
+from medkg.server import create_app
+from medkg.server.cards import cards_for, indicator
+from medkg.server.sparql import NotAcceptable, negotiate
+
+
+@pytest.fixture(scope="module")
+def client(kb: KnowledgeBase) -> TestClient:
+    return TestClient(create_app(kb))
+
+
+def test_discovery_lists_the_hooks(client: TestClient) -> None:
+    services = client.get("/cds-services").json()["services"]
+    hooks = {service["hook"] for service in services}
+    assert {"order-select", "order-sign", "patient-view"} <= hooks
+    assert all(service["id"] and service["description"] and service["prefetch"] for service in services)
+    assert (
+        client.get("/cds-services", headers={"Origin": "https://ehr.example"}).headers["access-control-allow-origin"]
+        == "*"
+    )
+
+
+def test_sparql_ask_as_json_by_get_and_post(client: TestClient) -> None:
+    accept = {"Accept": "application/sparql-results+json"}
+    got = client.get("/sparql", params={"query": "ASK { ?s ?p ?o }"}, headers=accept)
+    assert got.status_code == 200 and got.headers["content-type"].startswith("application/sparql-results+json")
+    assert got.json()["boolean"] is True
+    posted = client.post("/sparql", data={"query": "ASK { ?s ?p ?o }"}, headers=accept)
+    assert posted.json() == {"head": {}, "boolean": True}
+    direct = client.post(
+        "/sparql", content="ASK { ?s ?p ?o }", headers={**accept, "Content-Type": "application/sparql-query"}
+    )
+    assert direct.json()["boolean"] is True
+
+
+def test_sparql_select_formats_and_inferred_classes(client: TestClient) -> None:
+    query = (
+        "PREFIX kg: <https://w3id.org/medkg/kg/> SELECT ?drug WHERE { ?drug a kg:BeersCNSActiveDrug } ORDER BY ?drug"
+    )
+    rows = client.get("/sparql", params={"query": query}).json()["results"]["bindings"]
+    drugs = {row["drug"]["value"].rsplit("/", 1)[-1] for row in rows}
+    assert "baclofen" in drugs and "trazodone" not in drugs  # inferred membership (Beers 2023 Table 5 list)
+    csv = client.get("/sparql", params={"query": query}, headers={"Accept": "text/csv"})
+    assert csv.headers["content-type"].startswith("text/csv") and csv.text.splitlines()[0] == "drug"
+    tsv = client.get("/sparql", params={"query": query}, headers={"Accept": "text/tab-separated-values"})
+    assert tsv.text.splitlines()[0] == "?drug"
+    xml = client.get("/sparql", params={"query": query}, headers={"Accept": "application/sparql-results+xml"})
+    assert "<sparql" in xml.text
+    construct = client.get(
+        "/sparql",
+        params={"query": "CONSTRUCT { ?d a ?c } WHERE { ?d a ?c } LIMIT 3"},
+        headers={"Accept": "text/turtle"},
+    )
+    assert construct.status_code == 200 and construct.headers["content-type"].startswith("text/turtle")
+    refused = client.get("/sparql", params={"query": "ASK {}"}, headers={"Accept": "image/png"})
+    assert refused.status_code == 406
+
+
+def test_sparql_refuses_updates_service_and_garbage(client: TestClient) -> None:
+    assert client.post("/sparql", data={"update": "CLEAR ALL"}).status_code == 403
+    assert client.post("/sparql", data={"query": "CLEAR ALL"}).status_code == 400
+    update = client.post("/sparql", content="CLEAR ALL", headers={"Content-Type": "application/sparql-update"})
+    assert update.status_code == 403
+    service = "SELECT * WHERE { SERVICE <http://example.org/sparql> { ?s ?p ?o } }"
+    assert client.get("/sparql", params={"query": service}).status_code == 400
+    assert client.get("/sparql", params={"query": "this is not sparql"}).status_code == 400
+    assert client.get("/sparql").status_code == 400
+    assert client.get("/sparql", params={"query": "ASK { ?s ?p ?o }"}).json()["boolean"] is True  # still serving
+
+
+def test_content_negotiation_prefers_quality_then_server_order() -> None:
+    offered = ["application/sparql-results+json", "text/csv"]
+    assert negotiate(None, offered) == offered[0]
+    assert negotiate("text/csv;q=0.9, application/sparql-results+json;q=0.5", offered) == "text/csv"
+    assert negotiate("text/*", offered) == "text/csv"
+    with pytest.raises(NotAcceptable):
+        negotiate("image/png", offered)
+
+
+def test_indicators_follow_severity() -> None:
+    assert [indicator(s) for s in ("contraindicated", "major", "moderate", "minor", "info")] == [
+        "critical",
+        "critical",
+        "warning",
+        "info",
+        "info",
+    ]
+
+
+def test_cards_for_draft_hooks_only_involve_draft_orders(kb: KnowledgeBase) -> None:
+    from medkg import check
+
+    report = check(
+        {"age_years": 78.0, "crcl_ml_min": 25.0, "medications": [{"drug": "baclofen"}, {"drug": "trazodone"}]}, kb=kb
+    )
+    every = cards_for(report, hook="patient-view", draft_drugs=[], instance="x")
+    drafted = cards_for(report, hook="order-sign", draft_drugs=["trazodone"], instance="x")
+    assert len(every) == len(report.findings) > len(drafted) > 0
+    assert all(len(card["summary"]) <= 140 for card in every)
+    assert all("supports, and does not replace, clinical judgement" in card["detail"] for card in every)
+    assert cards_for(report, hook="order-sign", draft_drugs=["trazodone"], instance="x") == drafted  # stable uuids
+    assert json.dumps(drafted)  # plain JSON
