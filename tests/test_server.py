@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -104,8 +105,63 @@ def test_cards_for_draft_hooks_only_involve_draft_orders(kb: KnowledgeBase) -> N
     )
     every = cards_for(report, hook="patient-view", draft_drugs=[], instance="x")
     drafted = cards_for(report, hook="order-sign", draft_drugs=["trazodone"], instance="x")
-    assert len(every) == len(report.findings) > len(drafted) > 0
+    shown = [f for f in report.findings if not (f.kind == "not-assessed" and f.suggestions is None)]
+    assert len(every) == len(shown) > len(drafted) > 0
     assert all(len(card["summary"]) <= 140 for card in every)
     assert all("supports, and does not replace, clinical judgement" in card["detail"] for card in every)
     assert cards_for(report, hook="order-sign", draft_drugs=["trazodone"], instance="x") == drafted  # stable uuids
     assert json.dumps(drafted)  # plain JSON
+
+
+# ---------------------------------------------------------------- the shared CDS Hooks sample requests
+
+
+def _cards(client: TestClient, service: str, relative: str) -> list[dict[str, Any]]:
+    from sample_files import sample
+
+    response = client.post(f"/cds-services/{service}", json=sample(relative))
+    assert response.status_code == 200, response.text
+    cards: list[dict[str, Any]] = response.json()["cards"]
+    for card in cards:
+        assert card["uuid"] and len(card["summary"]) <= 140 and card["indicator"] in {"critical", "warning", "info"}
+        assert card["source"]["label"] and "clinical judgement" in card["detail"]
+    return cards
+
+
+def test_pddi_warfarin_ketorolac_order_sign_gives_a_card_naming_both(client: TestClient) -> None:
+    from sample_files import C1
+
+    cards = _cards(client, "medkg-order-sign", C1)
+    named = [c for c in cards if "warfarin" in c["summary"] and "ketorolac" in c["summary"]]
+    assert named and {c["indicator"] for c in named} <= {"critical", "warning"}
+    assert any(c["indicator"] == "critical" for c in named)  # warfarin + NSAID: major bleeding risk
+    assert all(c["overrideReasons"] for c in named)
+
+
+def test_order_select_with_two_drafts_names_digoxin_and_cyclosporine(client: TestClient) -> None:
+    from sample_files import C3
+
+    cards = _cards(client, "medkg-order-select", C3)
+    assert any("digoxin" in c["summary"] and "cyclosporine" in c["summary"] for c in cards)
+    assert any("ketorolac" in c["summary"] and "cyclosporine" in c["summary"] for c in cards)
+
+
+def test_amoxicillin_only_order_select_returns_no_cards(client: TestClient) -> None:
+    from sample_files import C9
+
+    assert _cards(client, "medkg-order-select", C9) == []
+
+
+def test_every_sample_request_is_answered_and_bad_bodies_are_refused(client: TestClient) -> None:
+    from sample_files import C2, C4, C5, C8
+
+    for relative, service in [
+        (C2, "medkg-order-sign"),
+        (C4, "medkg-medication-prescribe"),
+        (C5, "medkg-medication-prescribe"),
+        (C8, "medkg-order-select"),
+    ]:
+        assert _cards(client, service, relative), relative
+    assert client.post("/cds-services/medkg-order-sign", content=b"{not json").status_code == 400
+    assert client.post("/cds-services/medkg-order-sign", json={"hook": "order-sign"}).status_code == 422
+    assert client.post("/cds-services/nope", json={"context": {}}).status_code == 404

@@ -23,6 +23,7 @@ from .. import __version__
 from ..check import check
 from ..knowledge_base import KnowledgeBase, default_knowledge_base
 from ..loaders import InputError
+from ..names import normalise
 from .cards import cards_for
 from .sparql import NotAcceptable, answer
 
@@ -114,9 +115,13 @@ def create_app(kb: KnowledgeBase | None = None) -> FastAPI:
             return _problem(422, str(error))
         report = await run_in_threadpool(check, reading.patient, kb=knowledge, notes=reading.notes)
         hook_name = str(data.get("hook") or SERVICES[service][0])
-        cards = cards_for(
-            report, hook=hook_name, draft_drugs=reading.draft_drugs, instance=str(data.get("hookInstance", ""))
-        )
+        # a draft named by brand or salt ("ketorolac tromethamine") is compared by its ingredients
+        drafts = [
+            knowledge.label(iri)
+            for name in reading.draft_drugs
+            for iri in knowledge.name_ingredients.get(normalise(name), [])
+        ] + [name for name in reading.draft_drugs if not knowledge.knows_drug(name)]
+        cards = cards_for(report, hook=hook_name, draft_drugs=drafts, instance=str(data.get("hookInstance", "")))
         return JSONResponse({"cards": cards})
 
     def _sparql(query: str | None, accept: str | None) -> Response:

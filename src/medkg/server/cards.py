@@ -1,7 +1,9 @@
 """CDS Hooks cards from a medkg report: which findings become cards, and how they read.
 
 For ``order-select`` / ``order-sign`` (and the legacy ``medication-prescribe``) only findings
-that involve a draft order become cards; ``patient-view`` shows every finding. Indicator:
+that involve a draft order become cards; ``patient-view`` shows every finding. A finding that
+something could not be assessed for lack of patient data is not a card (it stays in the report
+and the service has no report channel besides cards); an unidentified medication is. Indicator:
 contraindicated or major -> ``critical``, moderate -> ``warning``, anything else -> ``info``
 (CDS Hooks 2.0, Card attributes).
 """
@@ -84,6 +86,10 @@ def cards_for(report: Report, *, hook: str, draft_drugs: Iterable[str], instance
     cards = []
     for finding in report.findings:
         if hook in DRAFT_HOOKS and not _involves(finding, drafts):
+            continue
+        if finding.kind == "not-assessed" and finding.suggestions is None:
+            # missing patient data (renal function, age, dose) is in the report, not a card: an EHR
+            # asks the service again when the data exist; an unidentified drug is always a card
             continue
         key = f"{instance}|{finding.rule or finding.title}|{'|'.join(finding.drugs)}"
         cards.append(
