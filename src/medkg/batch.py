@@ -39,6 +39,11 @@ class BatchItem:
         return cls(source, patient=loaded.patient, notes=list(loaded.notes))
 
 
+def _patient_files(folder: Path) -> list[Path]:
+    """List the patient files of a batch folder, in name order (other files are not inputs)."""
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in PATIENT_SUFFIXES)
+
+
 def _ndjson_items(lines: Iterable[str], name: str, known: Callable[[str], bool] | None) -> Iterator[BatchItem]:
     for number, line in enumerate(lines, start=1):
         if not line.strip():
@@ -71,7 +76,7 @@ def batch_items(
         return
     path = Path(source)
     if path.is_dir():
-        for file in sorted(p for p in path.iterdir() if p.suffix.lower() in PATIENT_SUFFIXES):
+        for file in _patient_files(path):
             try:
                 yield BatchItem.read(file.name, load_input(file, known=known))
             except InputError as error:
@@ -87,21 +92,16 @@ def batch_items(
 def count_batch_items(source: Path) -> int:
     """Count the inputs :func:`batch_items` will yield for ``source`` (for a progress bar)."""
     if source.is_dir():
-        return sum(1 for p in source.iterdir() if p.suffix.lower() in PATIENT_SUFFIXES)
+        return len(_patient_files(source))
     with source.open(encoding="utf-8-sig", errors="replace") as handle:
         return sum(1 for line in handle if line.strip())
 
 
 def _records(chunk: list[BatchItem], engine: str, kb: KnowledgeBase) -> list[dict[str, Any]]:
     try:
-        valid = [item for item in chunk if item.patient is not None]
+        valid = [(item.patient, item.notes) for item in chunk if item.patient is not None]
         reports = iter(
-            check_many(
-                [item.patient for item in valid if item.patient is not None],
-                engine=engine,
-                kb=kb,
-                notes=[item.notes for item in valid],
-            )
+            check_many([patient for patient, _ in valid], engine=engine, kb=kb, notes=[notes for _, notes in valid])
         )
     except Exception:  # one bad patient must not lose its chunk: check the items one by one
         if len(chunk) > 1:
