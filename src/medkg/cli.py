@@ -104,7 +104,7 @@ def _examples() -> list[str]:
 )
 @click.option(
     "--engine",
-    type=click.Choice(["default", "owl"]),
+    type=click.Choice(["default", "sparql", "owl"]),
     default="default",
     show_default=True,
     help="default: SPARQL over the build-time classified KB; owl: HermiT classifies KB and patient.",

@@ -1,8 +1,9 @@
 """The two engines. Both run the same rule queries; they differ in who classifies.
 
-* ``default``: the knowledge base was classified by HermiT at build time (cached); patients
+* ``sparql``: the knowledge base was classified by HermiT at build time (cached); patients
   are classified into populations by SPARQL (``queries/classify/*.rq``) reading the same OWL
-  definitions. No JVM per patient.
+  definitions, and the rule queries run on the knowledge base's store (embedded pyoxigraph,
+  or a SPARQL endpoint). No JVM per patient.
 * ``owl``: HermiT classifies the knowledge base together with the patients on every call
   (one reasoner call for a whole batch, on a per-call module: the T-box and every individual
   except drugs no patient of the call takes); its inferred types feed the rule queries.
@@ -25,7 +26,7 @@ from .reasoner import as_triples, classify, extract_for
 from .store import QueryStore
 from .vocabulary import medkg_term
 
-__all__ = ["ENGINES", "DefaultEngine", "Engine", "OwlEngine", "get_engine"]
+__all__ = ["ENGINES", "Engine", "OwlEngine", "SparqlEngine", "get_engine"]
 
 #: A classification query that keeps adding triples after this many rounds is a loop.
 _MAX_ROUNDS = 20
@@ -41,10 +42,10 @@ class Engine(Protocol):
         ...
 
 
-class DefaultEngine:
+class SparqlEngine:
     """Build-time HermiT for the knowledge base; SPARQL classification for patients."""
 
-    name = "default"
+    name = "sparql"
 
     @contextmanager
     def session(self, kb: KnowledgeBase, patients: Graph) -> Iterator[tuple[QueryStore, ox.NamedNode]]:
@@ -83,11 +84,11 @@ class OwlEngine:
             yield store, graph
 
 
-ENGINES: dict[str, type[DefaultEngine] | type[OwlEngine]] = {"default": DefaultEngine, "owl": OwlEngine}
+ENGINES: dict[str, type[SparqlEngine] | type[OwlEngine]] = {"default": SparqlEngine, "sparql": SparqlEngine, "owl": OwlEngine}
 
 
-def get_engine(name: str) -> DefaultEngine | OwlEngine:
-    """Return the engine called ``name`` (``default`` or ``owl``).
+def get_engine(name: str) -> SparqlEngine | OwlEngine:
+    """Return the engine called ``name`` (``default``, ``sparql`` or ``owl``).
 
     Raises:
         ValueError: for an unknown engine name.

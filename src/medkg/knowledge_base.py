@@ -72,9 +72,12 @@ class PropertyInfo:
 class KnowledgeBase:
     """A compiled knowledge base, loaded into a :class:`~medkg.store.QueryStore` on first use."""
 
-    def __init__(self, built: BuiltKnowledgeBase, root: Path | None = None) -> None:
+    def __init__(self, built: BuiltKnowledgeBase, root: Path | None = None, store: QueryStore | None = None) -> None:
+        """``store``: where the compiled knowledge base is queried (default: ``kb.nt`` loaded into pyoxigraph)."""
         self.built = built
         self.root = root
+        if store is not None:
+            self.__dict__["store"] = store
 
     @property
     def sha256(self) -> str:

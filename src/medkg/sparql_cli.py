@@ -64,7 +64,7 @@ def run_query(text: str, patient_file: Path | None, output_format: str) -> str:
     """
     from rdflib import Graph
 
-    from .engines import DefaultEngine
+    from .engines import SparqlEngine
     from .knowledge_base import default_knowledge_base
     from .loaders import load_patient
     from .patient_graph import patient_graph
@@ -72,7 +72,7 @@ def run_query(text: str, patient_file: Path | None, output_format: str) -> str:
     read_only(text)
     kb = default_knowledge_base()
     graph = patient_graph(load_patient(patient_file), kb).graph if patient_file else Graph()
-    with DefaultEngine().session(kb, graph) as (store, name):
+    with SparqlEngine().session(kb, graph) as (store, name):
         try:
             result = store.raw_query(text, graph=name)
         except SyntaxError as error:
