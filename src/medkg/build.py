@@ -50,6 +50,16 @@ class BuiltKnowledgeBase:
         return self.folder / "kb-sources.nt"
 
     @property
+    def store_folder(self) -> Path:
+        """On-disk pyoxigraph store of a large build (e.g. ``scripts/synth_kb.py``), used instead of ``kb.nt``."""
+        return self.folder / "store"
+
+    @property
+    def large(self) -> bool:
+        """Whether this build keeps its knowledge base in an on-disk store (rule texts then read on demand)."""
+        return self.store_folder.is_dir()
+
+    @property
     def reasoner_input(self) -> Path:
         """N-Triples the ``owl`` engine hands to HermiT with its patients."""
         return self.folder / "kb-owl.nt"

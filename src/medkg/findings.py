@@ -109,7 +109,8 @@ def _because(rows: list[Row], explain: _Explainer) -> list[str]:
     """Explanation lines: the drugs and how they matched, then counts, doses, indications, populations."""
     drugs, counts, doses, indications, populations = [], [], [], [], []
     label = explain.kb.label
-    for row in sorted(rows, key=lambda r: sorted((k, str(v)) for k, v in r.items())):
+    # (unbound variables are left out of the sort key: engines differ in how they show them)
+    for row in sorted(rows, key=lambda r: sorted((k, str(v)) for k, v in r.items() if v is not None)):
         drug = str(row.get("drug"))
         if row.get("enzyme") is not None:
             drugs.append(f"patient takes {label(drug)}, a {label(str(row['via']))} {label(str(row['enzyme']))}")

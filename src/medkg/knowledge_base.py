@@ -7,21 +7,29 @@ resolution needs (drug and condition names). Nothing clinical is written here.
 
 from __future__ import annotations
 
+import hashlib
+import os
+import pickle
+import tempfile
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
+from . import __version__
 from .build import BuiltKnowledgeBase, ensure_built
 from .names import normalise
-from .queries import query_text
+from .queries import query_files, query_text
 from .store import QueryStore
 
 if TYPE_CHECKING:
     from .rulebook import Rulebook
 
 __all__ = ["Citation", "KnowledgeBase", "RuleInfo", "default_knowledge_base"]
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -73,6 +81,27 @@ class PropertyInfo:
     domain: str | None
 
 
+_CATALOGUE_FORMAT = 1
+
+
+def catalogued(method: Callable[[KnowledgeBase], T]) -> cached_property[T]:
+    """Make a catalogue property: read from the build's ``catalogue.pickle`` when current, else queried.
+
+    On first use all catalogue properties are computed and saved together (not for a large build).
+    """
+    name = method.__name__
+
+    def get(self: KnowledgeBase) -> T:
+        saved = self._saved_catalogue
+        if name in saved:
+            return saved[name]  # type: ignore[return-value]
+        return method(self)
+
+    get.__doc__ = method.__doc__
+    get.__name__ = name
+    return cached_property(get)
+
+
 class KnowledgeBase:
     """A compiled knowledge base, loaded into a :class:`~medkg.store.QueryStore` on first use."""
 
@@ -90,7 +119,9 @@ class KnowledgeBase:
 
     @cached_property
     def store(self) -> QueryStore:
-        """The compiled knowledge base in an in-memory pyoxigraph store (loaded lazily)."""
+        """The compiled knowledge base in pyoxigraph: ``kb.nt`` in memory, or a large build's store read-only."""
+        if self.built.large:
+            return QueryStore.open_read_only(self.built.store_folder)
         return QueryStore.from_file(self.built.compiled)
 
     @cached_property
@@ -108,6 +139,33 @@ class KnowledgeBase:
         return self.store.select(self.query(name))
 
     @cached_property
+    def _saved_catalogue(self) -> dict[str, object]:
+        """The catalogue saved next to the build, or {} (then computed and saved; never for a large KB)."""
+        key = self._catalogue_key()
+        path = self.built.folder / "catalogue.pickle"
+        try:
+            with path.open("rb") as handle:
+                saved = pickle.load(handle)  # our own cache file, written below
+            if isinstance(saved, dict) and saved.get("_key") == key:
+                return saved
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError):
+            pass
+        if self.built.large:
+            return {}
+        self.__dict__["_saved_catalogue"] = {}  # compute each property from the store
+        computed: dict[str, object] = {"_key": key}
+        for name in _CATALOGUE:
+            computed[name] = getattr(self, name)
+        _write_atomically(path, computed)
+        return computed
+
+    def _catalogue_key(self) -> str:
+        digest = hashlib.sha256(f"{_CATALOGUE_FORMAT}\n{__version__}\n{self.built.sha256}\n".encode())
+        for name in query_files("catalogue", self.root):
+            digest.update(query_text(name, self.root).encode("utf-8"))
+        return digest.hexdigest()
+
+    @catalogued
     def labels(self) -> dict[str, str]:
         """IRI -> display label."""
         return {str(row["iri"]): str(row["label"]) for row in self._rows("catalogue/labels")}
@@ -116,7 +174,7 @@ class KnowledgeBase:
         """Display label of ``iri``, or its local name when unlabelled."""
         return self.labels.get(iri) or iri.rstrip("/#").rsplit("/", 1)[-1].rsplit("#", 1)[-1]
 
-    @cached_property
+    @catalogued
     def rules(self) -> dict[str, RuleInfo]:
         """Rule IRI -> :class:`RuleInfo` with citations and alternatives."""
         rules: dict[str, RuleInfo] = {}
@@ -145,7 +203,7 @@ class KnowledgeBase:
             rule.alternatives.sort(key=lambda alt: (alt.order, alt.label))
         return rules
 
-    @cached_property
+    @catalogued
     def supersedes(self) -> dict[str, set[str]]:
         """General rule IRI -> the more specific rules that replace it when both fire for the same drugs."""
         found: dict[str, set[str]] = defaultdict(set)
@@ -153,7 +211,7 @@ class KnowledgeBase:
             found[str(row["superseded"])].add(str(row["rule"]))
         return dict(found)
 
-    @cached_property
+    @catalogued
     def citations(self) -> dict[str, list[Citation]]:
         """Subject IRI (rule, population, class) -> its citations, sorted by title."""
         found: dict[str, list[Citation]] = defaultdict(list)
@@ -172,7 +230,7 @@ class KnowledgeBase:
             )
         return {key: sorted(set(value), key=lambda c: (c.title, c.locator or "")) for key, value in found.items()}
 
-    @cached_property
+    @catalogued
     def drug_names(self) -> dict[str, str]:
         """Lower-case name (ingredient, brand, synonym) -> drug IRI.
 
@@ -187,7 +245,7 @@ class KnowledgeBase:
         """Whether ``name`` (any case and spacing) names a drug: ingredient, brand or synonym."""
         return normalise(name) in self.name_ingredients
 
-    @cached_property
+    @catalogued
     def name_ingredients(self) -> dict[str, list[str]]:
         """Lower-case name -> every drug IRI it names (several for a combination brand such as Percocet)."""
         found: dict[str, set[str]] = defaultdict(set)
@@ -195,7 +253,7 @@ class KnowledgeBase:
             found[str(row["name"]).casefold()].add(str(row["drug"]))
         return {name: sorted(iris) for name, iris in found.items()}
 
-    @cached_property
+    @catalogued
     def allergen_names(self) -> dict[str, str]:
         """Lower-case name -> drug or drug-class IRI, for documented allergies (drug names win)."""
         names: dict[str, str] = {}
@@ -203,12 +261,12 @@ class KnowledgeBase:
             names.setdefault(str(row["name"]).casefold(), str(row["class"]))
         return {**names, **self.drug_names}
 
-    @cached_property
+    @catalogued
     def curation(self) -> dict[str, str]:
         """Drug IRI -> curation level (``label-depth`` or ``tabular``)."""
         return {str(row["drug"]): str(row["curation"]) for row in self._rows("catalogue/drug-names") if row["curation"]}
 
-    @cached_property
+    @catalogued
     def condition_names(self) -> dict[str, str]:
         """Lower-case condition name, synonym or code -> condition class IRI."""
         names: dict[str, str] = {}
@@ -216,7 +274,7 @@ class KnowledgeBase:
             names.setdefault(str(row["name"]).casefold(), str(row["condition"]))
         return names
 
-    @cached_property
+    @catalogued
     def population_definitions(self) -> dict[str, list[tuple[str, str, object]]]:
         """Population IRI -> [(property IRI, facet, limit)] read from its OWL definition."""
         found: dict[str, list[tuple[str, str, object]]] = defaultdict(list)
@@ -224,13 +282,32 @@ class KnowledgeBase:
             found[str(row["population"])].append((str(row["property"]), str(row["facet"]), row["limit"]))
         return {key: sorted(value, key=str) for key, value in found.items()}
 
-    @cached_property
+    @catalogued
     def properties(self) -> dict[str, PropertyInfo]:
         """Datatype property IRI -> label, unit and clinical domain."""
         return {
             str(row["property"]): PropertyInfo(str(row["label"]), _opt(row["unit"]), _opt(row["domain"]))
             for row in self._rows("catalogue/properties")
         }
+
+
+#: The catalogue properties saved together (see :func:`catalogued`).
+_CATALOGUE = [
+    name
+    for name, value in vars(KnowledgeBase).items()
+    if isinstance(value, cached_property) and name not in ("store", "rulebook", "_saved_catalogue")
+]
+
+
+def _write_atomically(path: Path, value: object) -> None:
+    """Pickle ``value`` to ``path`` through a temporary file and a rename; a read-only folder is skipped."""
+    try:
+        handle_fd, temporary = tempfile.mkstemp(prefix=f".{path.stem}-", dir=path.parent)
+        with os.fdopen(handle_fd, "wb") as handle:
+            pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(temporary, path)
+    except OSError:
+        pass
 
 
 def _opt(value: object) -> str | None:

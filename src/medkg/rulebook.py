@@ -14,9 +14,7 @@ the compile queries or medkg's version change.
 from __future__ import annotations
 
 import hashlib
-import os
 import pickle
-import tempfile
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -56,7 +54,7 @@ _INTEGERS = frozenset(
 _DECIMALS = frozenset({_XSD + "decimal"})
 _FLOATS = frozenset({_XSD + "double", _XSD + "float"})
 #: Bump when the pickled layout changes.
-_FORMAT = 4
+_FORMAT = 5
 
 
 class Number(NamedTuple):
@@ -197,11 +195,16 @@ class Rulebook:
     drug_keys: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     #: restriction part -> its :class:`PartCheck` (see :meth:`prepare_part_checks`).
     part_checks: dict[str, PartCheck] = field(default_factory=dict)
+    #: defined classes in dependency order: (class, is a union, parts).
+    class_order: list[tuple[str, bool, tuple[str, ...]]] = field(default_factory=list)
+    #: whether no definition depends (through others) on itself: one pass of class_order classifies.
+    definitions_acyclic: bool = True
 
     def prepare_part_checks(self, known_facets: Iterable[str]) -> None:
         """Arrange :attr:`restrictions` into :attr:`part_checks` (once; facets outside ``known_facets`` are ignored)."""
-        if self.part_checks or not self.restrictions:
+        if self.part_checks or not (self.restrictions or self.intersections or self.unions):
             return
+        self._order_definitions()
         allowed = set(known_facets)
         for part, restrictions in self.restrictions.items():
             values: dict[str, set[Term]] = defaultdict(set)
@@ -230,6 +233,26 @@ class Rulebook:
                         self.index.setdefault((kind, name), {}).setdefault(value, []).append(rule)
         for key in self.drug_values:
             self.drug_keys.setdefault(key[0], []).append(key)
+
+    def _order_definitions(self) -> None:
+        """Fill :attr:`class_order` with the defined classes, each after the defined classes it names."""
+        import networkx as nx
+
+        entries: dict[str, list[tuple[bool, list[str]]]] = defaultdict(list)
+        for cls, parts in self.intersections.items():
+            entries[cls].append((False, parts))
+        for cls, parts in self.unions.items():
+            entries[cls].append((True, parts))
+        graph = nx.DiGraph()
+        graph.add_nodes_from(sorted(entries))
+        for cls, definitions in entries.items():
+            graph.add_edges_from((part, cls) for _, parts in definitions for part in parts if part in entries)
+        try:
+            order = list(nx.lexicographical_topological_sort(graph))
+        except nx.NetworkXUnfeasible:
+            self.definitions_acyclic = False
+            order = sorted(entries)
+        self.class_order = [(cls, is_union, tuple(parts)) for cls in order for is_union, parts in entries[cls]]
 
     def rules_by(self, kind: str, name: str, values: Iterable[str]) -> list[Rule]:
         """Rules of ``kind`` whose parameter ``name`` takes one of ``values`` (each once, in book order)."""
@@ -340,11 +363,7 @@ def load_rulebook(store: QueryStore, folder: Path, build_sha: str, root: Path | 
         pass
     book = compile_rulebook(store, root)
     book.key = key
-    try:
-        handle_fd, temporary = tempfile.mkstemp(prefix=".rulebook-", dir=folder)
-        with os.fdopen(handle_fd, "wb") as handle:
-            pickle.dump(book, handle, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(temporary, path)
-    except OSError:
-        pass  # a read-only build folder: compile per process
+    from .knowledge_base import _write_atomically
+
+    _write_atomically(path, book)  # a read-only build folder: compiled per process
     return book

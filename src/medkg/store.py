@@ -50,6 +50,13 @@ class QueryStore:
         return store
 
     @classmethod
+    def open_read_only(cls, folder: Path) -> QueryStore:
+        """Open an on-disk pyoxigraph store read-only (a large build; patients cannot be added to it)."""
+        store = cls.__new__(cls)
+        store._store = ox.Store.read_only(str(folder))
+        return store
+
+    @classmethod
     def from_graph(cls, graph: Graph) -> QueryStore:
         """Make a store holding the triples of an rdflib graph in its default graph."""
         store = cls()
