@@ -28,7 +28,7 @@ from .paths import cache_root, resource_root
 from .reasoner import as_triples, classify, reasoner_input
 from .sources import SourceSet, find_sources, load_sources
 
-__all__ = ["BuiltKnowledgeBase", "build", "ensure_built"]
+__all__ = ["BuiltKnowledgeBase", "build", "ensure_built", "read_build"]
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,7 @@ def build(
     sources = find_sources(root)
     target = _target(sources, cache)
     if target.joinpath("meta.json").is_file() and not force:
-        return _read(target)
+        return read_build(target)
 
     def say(message: str) -> None:
         if not quiet:
@@ -122,11 +122,19 @@ def build(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     say(f"built {target} ({len(compiled)} triples)")
-    return _read(target)
+    return read_build(target)
 
 
-def _read(folder: Path) -> BuiltKnowledgeBase:
-    meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+def read_build(folder: Path) -> BuiltKnowledgeBase:
+    """Return the build in ``folder`` (its ``meta.json``: sha256 and medkg version).
+
+    Raises:
+        FileNotFoundError: if ``folder`` holds no ``meta.json``.
+    """
+    path = folder / "meta.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"not a medkg build (no meta.json): {folder}")
+    meta = json.loads(path.read_text(encoding="utf-8"))
     return BuiltKnowledgeBase(folder, meta["sha256"], meta["medkg_version"])
 
 

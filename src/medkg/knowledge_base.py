@@ -317,8 +317,33 @@ def _opt(value: object) -> str | None:
 _DEFAULT: dict[tuple[Path | None, Path | None], KnowledgeBase] = {}
 
 
+def knowledge_base_at(folder: Path, root: Path | None = None) -> KnowledgeBase:
+    """Return the knowledge base compiled in ``folder`` (a build folder with ``meta.json``).
+
+    E.g. one written by ``scripts/synth_kb.py``; read with the queries under ``root`` (default: built-in).
+
+    Raises:
+        FileNotFoundError: if ``folder`` holds no ``meta.json``.
+    """
+    from .build import read_build
+
+    key = (folder.resolve(), root)
+    if key not in _AT:
+        _AT[key] = KnowledgeBase(read_build(folder), root)
+    return _AT[key]
+
+
+_AT: dict[tuple[Path, Path | None], KnowledgeBase] = {}
+
+
 def default_knowledge_base(root: Path | None = None, cache: Path | None = None) -> KnowledgeBase:
-    """Return the knowledge base for ``root`` (default: the built-in one), built if needed, one per process."""
+    """Return the knowledge base for ``root`` (default: the built-in one), built if needed, one per process.
+
+    With no ``root`` and the environment variable ``MEDKG_KB`` set to a build folder (e.g. a
+    synthetic knowledge base from ``scripts/synth_kb.py``), that build is used instead.
+    """
+    if root is None and os.environ.get("MEDKG_KB"):
+        return knowledge_base_at(Path(os.environ["MEDKG_KB"]))
     key = (root, cache)
     if key not in _DEFAULT:
         _DEFAULT[key] = KnowledgeBase(ensure_built(root, cache), root)

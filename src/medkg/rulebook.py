@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import hashlib
 import pickle
+import sys
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -54,7 +55,7 @@ _INTEGERS = frozenset(
 _DECIMALS = frozenset({_XSD + "decimal"})
 _FLOATS = frozenset({_XSD + "double", _XSD + "float"})
 #: Bump when the pickled layout changes.
-_FORMAT = 5
+_FORMAT = 6
 
 
 class Number(NamedTuple):
@@ -98,17 +99,19 @@ def _term(node: ox.NamedNode | ox.BlankNode | ox.Literal | None) -> Term:
 
 
 def _text(node: ox.NamedNode | ox.BlankNode | ox.Literal | None) -> str:
+    # interned: a large book repeats the same drug and class IRIs across a million rules
     if isinstance(node, ox.BlankNode):
-        return f"_:{node.value}"
+        return sys.intern(f"_:{node.value}")
     assert node is not None
-    return node.value
+    return sys.intern(node.value)
 
 
-@dataclass
+@dataclass(slots=True)
 class Rule:
     """One rule: IRI, kind (local name of its rule class) and parameters by property local name.
 
-    Parameter values are IRIs (str), :class:`Number` or bool.
+    ``params`` holds the values as read (IRIs as str, :class:`Number`, bool) until :meth:`freeze`
+    sorts them into IRIs, numbers and true flags (compact: a large book holds a million rules).
     """
 
     iri: str
@@ -116,13 +119,20 @@ class Rule:
     params: dict[str, list[object]] = field(default_factory=dict)
     _iris: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
     _numbers: dict[str, tuple[Number, ...]] = field(default_factory=dict, repr=False)
+    _flags: frozenset[str] = field(default_factory=frozenset, repr=False)
 
     def freeze(self) -> None:
-        """Sort the parameter values and index them by type (called once when compiled)."""
+        """Sort the parameter values and index them by type, then drop ``params`` (called once when compiled)."""
         for name, values in self.params.items():
             values.sort(key=repr)
-            self._iris[name] = tuple(v for v in values if isinstance(v, str))
-            self._numbers[name] = tuple(v for v in values if isinstance(v, Number))
+            iris = tuple(v for v in values if isinstance(v, str))
+            numbers = tuple(v for v in values if isinstance(v, Number))
+            if iris:
+                self._iris[name] = iris
+            if numbers:
+                self._numbers[name] = numbers
+        self._flags = frozenset(name for name, values in self.params.items() if any(v is True for v in values))
+        self.params = {}
 
     def iris(self, name: str) -> tuple[str, ...]:
         """Return the IRI values of parameter ``name`` (e.g. ``appliesToDrug``)."""
@@ -134,7 +144,7 @@ class Rule:
 
     def flag(self, name: str) -> bool:
         """Return a boolean parameter, false when absent (as ``COALESCE(?x, false)`` in the queries)."""
-        return any(v is True for v in self.params.get(name, []))
+        return name in self._flags
 
 
 class Restriction(NamedTuple):
@@ -272,7 +282,7 @@ class Rulebook:
 
 def _rows(
     store: QueryStore, root: Path | None, name: str
-) -> list[dict[str, ox.NamedNode | ox.BlankNode | ox.Literal | None]]:
+) -> Iterator[dict[str, ox.NamedNode | ox.BlankNode | ox.Literal | None]]:
     return store.select_terms(query_text(f"compile/{name}", root))
 
 
@@ -286,7 +296,7 @@ def _parameter(node: ox.NamedNode | ox.BlankNode | ox.Literal | None) -> object:
         if term.datatype == _XSD + "boolean":
             return term.lexical in ("true", "1")
         return number_of(term) or term.lexical
-    return term.value
+    return sys.intern(term.value)
 
 
 def compile_rulebook(store: QueryStore, root: Path | None = None) -> Rulebook:
