@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
+from functools import lru_cache
 
 import pyoxigraph as ox
 
@@ -49,7 +50,9 @@ def _number(value: object) -> str:
     return str(value)
 
 
+@lru_cache(maxsize=8192)
 def _source(citation: Citation) -> SourceRef:
+    # a Citation is immutable and a SourceRef is never changed after it is made: one per citation
     url = citation.url or (f"https://doi.org/{citation.doi}" if citation.doi else None)
     return SourceRef(
         title=citation.title,
