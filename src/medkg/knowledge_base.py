@@ -12,11 +12,13 @@ import os
 import pickle
 import tempfile
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
+
+import pyoxigraph as ox
 
 from . import __version__
 from .build import BuiltKnowledgeBase, ensure_built
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
 __all__ = ["Citation", "KnowledgeBase", "RuleInfo", "default_knowledge_base"]
 
 T = TypeVar("T")
+V = TypeVar("V")
 
 
 @dataclass(frozen=True)
@@ -135,8 +138,9 @@ class KnowledgeBase:
         """Text of ``queries/<name>.rq`` for this knowledge base's resource root."""
         return query_text(name, self.root)
 
-    def _rows(self, name: str) -> list[dict[str, object]]:
-        return self.store.select(self.query(name))
+    def _rows(self, name: str, bindings: dict[str, str] | None = None) -> list[dict[str, object]]:
+        terms = {key: ox.NamedNode(value) for key, value in bindings.items()} if bindings else None
+        return self.store.select(self.query(name), bindings=terms)
 
     @cached_property
     def _saved_catalogue(self) -> dict[str, object]:
@@ -166,8 +170,12 @@ class KnowledgeBase:
         return digest.hexdigest()
 
     @catalogued
-    def labels(self) -> dict[str, str]:
-        """IRI -> display label."""
+    def labels(self) -> Mapping[str, str]:
+        """IRI -> display label (read on demand for a large build)."""
+        if self.built.large:
+            return _OnDemand(
+                lambda iri: next((str(r["label"]) for r in self._rows("catalogue/labels", {"iri": iri})), None)
+            )
         return {str(row["iri"]): str(row["label"]) for row in self._rows("catalogue/labels")}
 
     def label(self, iri: str) -> str:
@@ -175,10 +183,16 @@ class KnowledgeBase:
         return self.labels.get(iri) or iri.rstrip("/#").rsplit("/", 1)[-1].rsplit("#", 1)[-1]
 
     @catalogued
-    def rules(self) -> dict[str, RuleInfo]:
-        """Rule IRI -> :class:`RuleInfo` with citations and alternatives."""
+    def rules(self) -> Mapping[str, RuleInfo]:
+        """Rule IRI -> :class:`RuleInfo` with citations and alternatives (read on demand for a large build)."""
+        if self.built.large:
+            return _OnDemand(lambda iri: self._rule_infos({"rule": iri}, {"subject": iri}).get(iri))
+        return self._rule_infos(None, None)
+
+    def _rule_infos(self, rule: dict[str, str] | None, subject: dict[str, str] | None) -> dict[str, RuleInfo]:
+        """Rule infos of every rule, or of one (``rule``/``subject`` bind the queries' variables)."""
         rules: dict[str, RuleInfo] = {}
-        for row in self._rows("catalogue/rules"):
+        for row in self._rows("catalogue/rules", rule):
             iri = str(row["rule"])
             rules[iri] = RuleInfo(
                 iri=iri,
@@ -190,17 +204,17 @@ class KnowledgeBase:
                 summary=str(row["summary"] or ""),
                 recommendation=str(row["recommendation"] or ""),
             )
-        for subject, citations in self.citations.items():
-            if subject in rules:
-                rules[subject].citations = citations
-        for row in self._rows("catalogue/alternatives"):
-            rule = rules.get(str(row["rule"]))
-            if rule is not None:
-                rule.alternatives.append(
+        for key, citations in (self.citations if subject is None else self._citations(subject)).items():
+            if key in rules:
+                rules[key].citations = citations
+        for row in self._rows("catalogue/alternatives", rule):
+            info = rules.get(str(row["rule"]))
+            if info is not None:
+                info.alternatives.append(
                     Alternative(str(row["therapy"]), str(row["label"]), int(row["order"] or 99), _opt(row["note"]))  # type: ignore[call-overload]
                 )
-        for rule in rules.values():
-            rule.alternatives.sort(key=lambda alt: (alt.order, alt.label))
+        for info in rules.values():
+            info.alternatives.sort(key=lambda alt: (alt.order, alt.label))
         return rules
 
     @catalogued
@@ -212,10 +226,15 @@ class KnowledgeBase:
         return dict(found)
 
     @catalogued
-    def citations(self) -> dict[str, list[Citation]]:
-        """Subject IRI (rule, population, class) -> its citations, sorted by title."""
+    def citations(self) -> Mapping[str, list[Citation]]:
+        """Subject IRI (rule, population, class) -> its citations, sorted by title (on demand for a large build)."""
+        if self.built.large:
+            return _OnDemand(lambda iri: self._citations({"subject": iri}).get(iri))
+        return self._citations(None)
+
+    def _citations(self, subject: dict[str, str] | None) -> dict[str, list[Citation]]:
         found: dict[str, list[Citation]] = defaultdict(list)
-        for row in self._rows("catalogue/citations"):
+        for row in self._rows("catalogue/citations", subject):
             found[str(row["subject"])].append(
                 Citation(
                     title=str(row["title"]),
@@ -289,6 +308,31 @@ class KnowledgeBase:
             str(row["property"]): PropertyInfo(str(row["label"]), _opt(row["unit"]), _opt(row["domain"]))
             for row in self._rows("catalogue/properties")
         }
+
+
+class _OnDemand(Mapping[str, V]):
+    """A mapping whose values are read one key at a time (and kept) - for a large build's catalogue.
+
+    Iterating it is not supported: a million rules are never listed in memory.
+    """
+
+    def __init__(self, read: Callable[[str], V | None]) -> None:
+        self._read = read
+        self._seen: dict[str, V | None] = {}
+
+    def __getitem__(self, key: str) -> V:
+        if key not in self._seen:
+            self._seen[key] = self._read(key)
+        value = self._seen[key]
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        raise TypeError("a large knowledge base's catalogue is read per key, not listed")
+
+    def __len__(self) -> int:
+        raise TypeError("a large knowledge base's catalogue is read per key, not counted")
 
 
 #: The catalogue properties saved together (see :func:`catalogued`).
