@@ -7,7 +7,11 @@ materialise the inferred types and class hierarchy, and write four files to
 * ``kb.nt`` - sources plus inferences: what the default engine queries;
 * ``kb-sources.nt`` - the sources without inferences: what the ``owl`` engine queries after HermiT;
 * ``kb-owl.nt`` - the reasoner's input (logical axioms only), for ``--engine owl``;
-* ``meta.json`` - SHA-256 of the sources, medkg version, triple counts.
+* ``meta.json`` - SHA-256 of the sources, medkg version, triple counts;
+
+then the default engine's rule book (``rulebook.pickle``) and the catalogue of labels, rule
+texts and names (``catalogue.pickle``), read from ``kb.nt`` by ``queries/compile`` and
+``queries/catalogue`` (also recompiled on first use when missing or stale).
 
 The build writes into a temporary folder and renames it into place only when complete, so a
 build killed half-way leaves the previous build usable.
@@ -122,7 +126,18 @@ def build(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     say(f"built {target} ({len(compiled)} triples)")
-    return read_build(target)
+    built = read_build(target)
+    _compile_caches(built, root)
+    say("compiled the rule book and the catalogue (default engine)")
+    return built
+
+
+def _compile_caches(built: BuiltKnowledgeBase, root: Path) -> None:
+    """Write the default engine's rule book and the catalogue next to the build (each atomically)."""
+    from .knowledge_base import KnowledgeBase
+
+    kb = KnowledgeBase(built, root)
+    _ = kb.rulebook, kb.labels
 
 
 def read_build(folder: Path) -> BuiltKnowledgeBase:
