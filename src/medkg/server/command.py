@@ -51,7 +51,8 @@ def _issuers(values: tuple[str, ...]) -> dict[str, str]:
     show_default=True,
     help="Level of the request log (request id, method, path, status, duration; never patient data).",
 )
-def serve(
+def serve(  # click passes every option by keyword
+    *,
     host: str,
     port: int,
     cds_max_body: int | None,

@@ -212,17 +212,8 @@ class SparqlPool:
             SparqlWorkerFailed: the worker died while answering (it is replaced).
         """
         self.start()
+        worker = self._ready_worker(deadline)
         try:
-            worker = self._idle.get(timeout=max(deadline - time.monotonic(), 0.001))
-        except queue.Empty:
-            raise SparqlTimeout("every SPARQL worker is busy; try again later") from None
-        try:
-            if not worker.ready:
-                message = worker.receive(deadline)
-                if message is None:  # still loading: keep it, it will be ready for the next query
-                    self._idle.put(worker)
-                    raise SparqlTimeout("the SPARQL worker is still starting; try again shortly")
-                worker.ready = True
             worker.conn.send((query, accept))
             reply = worker.receive(deadline)
         except SparqlWorkerFailed:
@@ -238,6 +229,43 @@ class SparqlPool:
         if reply[0] == "ok":
             return SparqlReply(200, reply[1], reply[2])
         return SparqlReply(int(reply[1]), str(reply[2]).encode("utf-8"), "text/plain")
+
+    def _take(self, deadline: float) -> _Worker:
+        try:
+            return self._idle.get(timeout=max(deadline - time.monotonic(), 0.001))
+        except queue.Empty:
+            raise SparqlTimeout("every SPARQL worker is busy; try again later") from None
+
+    def _ready_worker(self, deadline: float) -> _Worker:
+        """Take an idle worker that has loaded its store, preferring ready ones over (re)starting ones.
+
+        Raises:
+            SparqlTimeout: none free, or none ready, before ``deadline``.
+            SparqlWorkerFailed: a worker died while starting (it is replaced).
+        """
+        worker = self._take(deadline)
+        for _ in range(self.size):
+            if worker.ready:
+                return worker
+            try:
+                if worker.receive(time.monotonic()) is not None:  # its "ready" message has arrived
+                    worker.ready = True
+                    return worker
+            except SparqlWorkerFailed:
+                self._replace(worker)
+                raise
+            self._idle.put(worker)  # still starting: try the next idle one
+            worker = self._take(deadline)
+        try:
+            message = worker.receive(deadline)  # every idle worker is starting: wait for this one
+        except SparqlWorkerFailed:
+            self._replace(worker)
+            raise
+        if message is None:
+            self._idle.put(worker)
+            raise SparqlTimeout("the SPARQL workers are still starting; try again shortly")
+        worker.ready = True
+        return worker
 
     async def run(self, query: str, accept: str | None) -> SparqlReply:
         """Answer ``query`` within the pool's time limit without blocking the event loop.
