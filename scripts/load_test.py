@@ -16,6 +16,7 @@ or a connection failure.
     python scripts/load_test.py                       # 50 clients, 1000 CDS Hooks + 200 SPARQL
     python scripts/load_test.py --cds 200 --sparql 50 # quicker
     python scripts/load_test.py --url http://127.0.0.1:8080   # against a running server
+    MEDKG_SERVE_CDS_TIMEOUT_S=300 python scripts/load_test.py # the started server reads MEDKG_SERVE_* settings
 """
 
 from __future__ import annotations
@@ -167,7 +168,8 @@ async def run_jobs(url: str, jobs: list[Job], clients: int, max_seconds: float, 
     for job in jobs:
         queue.put_nowait(job)
     deadline = time.monotonic() + max_seconds
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    # idle connections expire before uvicorn's 5 s keep-alive does, so no request races a server-side close
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients, keepalive_expiry=2.0)
 
     async def client_loop(client: httpx.AsyncClient) -> None:
         while time.monotonic() < deadline:
@@ -280,6 +282,8 @@ def main() -> None:
         if kind != "all":
             everything.latencies += tally.latencies
             everything.errors += tally.errors
+            for status, count in tally.statuses.items():
+                everything.statuses[status] = everything.statuses.get(status, 0) + count
         count = len(tally.latencies)
         figures[kind] = {
             "requests": count,
@@ -303,7 +307,10 @@ def main() -> None:
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    print(f"medkg serve load test: {args.clients} clients, {url}, CDS Hooks from {origin}")
+    limits = {k: v for k, v in os.environ.items() if k.startswith("MEDKG_SERVE_")}
+    print(
+        f"medkg serve load test: {args.clients} clients, {url}, CDS Hooks from {origin}; settings {limits or 'default'}"
+    )
     print(
         f"wall time {elapsed:.1f} s (server ready after {ready_s:.1f} s; {sum(len(t.latencies) for t in warm.values())} warm-up calls not counted)"
     )
@@ -318,6 +325,7 @@ def main() -> None:
         "planned": {"cds": args.cds, "sparql": args.sparql},
         "wall_s": round(elapsed, 1),
         "cds_source": origin,
+        "server_settings": limits,
         "figures": figures,
         "machine": machine(),
     }

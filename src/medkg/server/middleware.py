@@ -4,12 +4,12 @@ Pure ASGI. :class:`RequestIdMiddleware` wraps everything (CORS included), so eve
 404s and refusals carry an ``X-Request-ID``; :class:`BodyLimitMiddleware` sits inside CORS, so
 its 413 and 500 answers carry the CORS headers a browser needs to read them. Per request they
 
-1. takes the client's ``X-Request-ID`` when it is a short token (letters, digits, ``._:-``),
-   otherwise makes a UUID, and puts it in ``scope["state"]["request_id"]`` and the response;
-2. refuses a body larger than the limit for its path with 413 (from ``Content-Length`` before
+1. take the client's ``X-Request-ID`` when it is a short token (letters, digits, ``._:-``),
+   otherwise make a UUID, and put it in ``scope["state"]["request_id"]`` and the response;
+2. refuse a body larger than the limit for its path with 413 (from ``Content-Length`` before
    reading, or while reading a chunked body); the body is read once and replayed to the app;
-3. turns any exception that escapes the app into a 500 with the request id and nothing else;
-4. logs one line: request id, method, path, status, duration. Never the query string, the body
+3. turn any exception that escapes the app into a 500 with the request id and nothing else;
+4. log one line: request id, method, path, status, duration. Never the query string, the body
    or a header value: these may hold patient data or query text. Paths other than the known
    routes are logged as ``(other)`` for the same reason.
 """
