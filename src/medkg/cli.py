@@ -329,26 +329,14 @@ def query(query_file: Path, patient_file: Path | None, output_format: str) -> No
     click.echo(run_query(query_file.read_text(encoding="utf-8"), patient_file, output_format), nl=False)
 
 
-@main.command(epilog=_EPILOG)
-@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on (loopback by default).")
-@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535), help="TCP port.")
-@_guarded
-def serve(host: str, port: int) -> None:
-    """Serve CDS Hooks (GET /cds-services) and a read-only SPARQL endpoint (/sparql).
+def _serve_command() -> click.Command:
+    from .server.command import serve
 
-    Hooks: order-select, order-sign, patient-view and the legacy medication-prescribe, at
-    POST /cds-services/<id>. Example:
+    serve.epilog = _EPILOG
+    return serve
 
-      medkg serve --port 8080 &
-      curl -s localhost:8080/cds-services
-      curl -s -H 'Accept: application/sparql-results+json' --data-urlencode 'query=ASK { ?s ?p ?o }' localhost:8080/sparql
-    """
-    import uvicorn
 
-    from .server import create_app
-
-    click.echo(f"medkg serve: http://{host}:{port}/cds-services and /sparql (Ctrl-C to stop)", err=True)
-    uvicorn.run(create_app(), host=host, port=port, log_level="warning", access_log=False)
+main.add_command(_serve_command(), name="serve")
 
 
 @main.command(epilog=_EPILOG)

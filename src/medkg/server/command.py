@@ -66,11 +66,12 @@ def serve(  # click passes every option by keyword
     public_url: str | None,
     log_level: str,
 ) -> None:
-    """Serve CDS Hooks (GET /cds-services) and a read-only SPARQL endpoint (/sparql).
+    r"""Serve CDS Hooks (GET /cds-services) and a read-only SPARQL endpoint (/sparql).
 
     Hooks: order-select, order-sign, patient-view and the legacy medication-prescribe, at
     POST /cds-services/<id>. Limits and security: docs/server-security.md. Example:
 
+    \b
       medkg serve --port 8080 &
       curl -s localhost:8080/cds-services
       curl -s -H 'Accept: application/sparql-results+json' --data-urlencode 'query=ASK { ?s ?p ?o }' localhost:8080/sparql
