@@ -17,10 +17,9 @@ from typing import Any
 
 import pytest
 
+from conftest import REPO, SAMPLES
 from medkg import __version__
 from medkg.knowledge_base import KnowledgeBase
-
-from .conftest import REPO, SAMPLES
 
 EXAMPLE = REPO / "src" / "medkg" / "examples" / "baclofen-trazodone.json"
 BUNDLE = SAMPLES / "fhir" / "synthea__sample_complete_patient.json"

@@ -82,7 +82,7 @@ def test_no_sparql_is_built_by_string_formatting(path: Path) -> None:
 @pytest.mark.parametrize(
     ("source", "expected"),
     [
-        ('q = f"SELECT ?d WHERE {{ ?d rdfs:label \'{name}\' }}"', [(1, "f-string")]),
+        ("q = f\"SELECT ?d WHERE {{ ?d rdfs:label '{name}' }}\"", [(1, "f-string")]),
         ('q = f"select ?d where {{ ?d a <{iri}> }}"', [(1, "f-string")]),
         ('q = "ASK { <%s> a ?c }" % iri', [(1, "%-formatting")]),
         ('q = "DELETE WHERE {{ <{}> ?p ?o }}".format(iri)', [(1, ".format()")]),

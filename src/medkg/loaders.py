@@ -10,6 +10,7 @@ import json
 import logging
 import math
 import os
+import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, RDF, RDFS
 
@@ -109,11 +110,21 @@ def decode_input_bytes(data: bytes, *, origin: str = "input") -> str:
         ) from None
 
 
+def _allowed_fields(loc: tuple[int | str, ...]) -> str:
+    """Return the field names allowed where an unknown field was found (for "Extra inputs are not permitted")."""
+    from .patient import Labs, Medication
+
+    models: dict[str, type[BaseModel]] = {"medications": Medication, "labs": Labs}
+    model = models.get(str(loc[0]), Patient) if len(loc) > 1 else Patient
+    return ", ".join(model.model_fields)
+
+
 def _describe(error: ValidationError, origin: str) -> str:
     parts = []
     for item in error.errors()[:5]:
         where = ".".join(str(part) for part in item["loc"]) or "(top level)"
-        parts.append(f"{where}: {item['msg']}")
+        allowed = f" (allowed: {_allowed_fields(item['loc'])})" if item["type"] == "extra_forbidden" else ""
+        parts.append(f"{where}: {item['msg']}{allowed}")
     more = f" (+{error.error_count() - 5} more)" if error.error_count() > 5 else ""
     return f"{origin}: invalid patient: " + "; ".join(parts) + more
 
@@ -187,7 +198,7 @@ def _decode_json(text: str, origin: str) -> Any:
         )
     except json.JSONDecodeError as error:
         raise PatientInputError(
-            f"{origin}: not valid JSON: {error.msg} at line {error.lineno} column {error.colno}"
+            f"{origin}: not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})"
         ) from None
     except PatientInputError as error:
         raise PatientInputError(f"{origin}: {error}") from None
@@ -227,6 +238,10 @@ _PATIENT_TERMS = {
     "onDialysis": "dialysis",
 }
 _USE_TERMS = {"inputName": "drug", "doseMg": "dose_mg", "timesPerDay": "times_per_day"}
+
+
+#: rdflib's syntax error text: the line and the reason, without its quoted excerpt of the input.
+_BAD_SYNTAX = re.compile(r"at line (?P<line>\d+) of <[^>]*>: Bad syntax \((?P<reason>.*?)\) at \^ in:")
 
 
 class _QuietLiteralWarnings(logging.Filter):
@@ -280,10 +295,15 @@ def patient_from_turtle(text: str, *, origin: str = "patient.ttl") -> Patient:
     graph = Graph()
     try:
         with _quiet_rdflib_literals():
-            graph.parse(data=text, format="turtle")
+            graph.parse(data=text + "\n", format="turtle")  # the newline: a clear message at end of input
     except Exception as error:  # rdflib raises several unrelated types for bad syntax
         detail = " ".join(str(error).split()) or error.__class__.__name__
-        raise PatientInputError(f"{origin}: not valid Turtle: {detail}") from None
+        found = _BAD_SYNTAX.search(detail)
+        if found and "EOF" in found["reason"]:
+            detail = f"the input ends inside a statement ({found['reason']}): is the final '.' missing?"
+        elif found:
+            detail = f"line {found['line']}: {found['reason']}"
+        raise PatientInputError(f"{origin}: not valid Turtle: {detail[:300]}") from None
     patients = sorted(graph.subjects(RDF.type, medkg_term("Patient")), key=str)
     if len(patients) != 1:
         raise PatientInputError(f"{origin}: expected exactly one medkg:Patient, found {len(patients)}")
