@@ -125,7 +125,7 @@ def test_failed_swap_puts_the_previous_build_back(
             raise OSError("disk full")
         real_replace(source, destination)
 
-    monkeypatch.setattr(build_module.os, "replace", failing_second_rename)
+    monkeypatch.setattr(os, "replace", failing_second_rename)  # build.py calls os.replace
     with pytest.raises(OSError, match="disk full"):
         build(cache=cache, force=True, quiet=True)
     assert calls[0][0] == target.name and calls[0][1].startswith(".old-")

@@ -17,12 +17,12 @@ from typing import Any
 
 import pytest
 
-from conftest import REPO, SAMPLES
+from conftest import REPO
 from medkg import __version__
 from medkg.knowledge_base import KnowledgeBase
+from sample_files import F1, sample
 
 EXAMPLE = REPO / "src" / "medkg" / "examples" / "baclofen-trazodone.json"
-BUNDLE = SAMPLES / "fhir" / "synthea__sample_complete_patient.json"
 
 
 def _check(path: Path, seed: str, *extra: str) -> subprocess.CompletedProcess[bytes]:
@@ -45,17 +45,16 @@ def _reversed_keys(value: Any) -> Any:
 
 
 @pytest.mark.parametrize(
-    ("source", "extra"),
-    [(EXAMPLE, ()), (BUNDLE, ("--as-of", "2020-03-14"))],
+    ("name", "extra"),
+    [("example", ()), (F1, ("--as-of", "2020-03-14"))],
     ids=["patient-json", "fhir-bundle"],
 )
 def test_same_input_gives_byte_identical_json_in_two_processes(
-    kb: KnowledgeBase, tmp_path: Path, source: Path, extra: tuple[str, ...]
+    kb: KnowledgeBase, tmp_path: Path, name: str, extra: tuple[str, ...]
 ) -> None:
-    if not source.is_file():
-        pytest.skip(f"{source} not present")
-    rewritten = tmp_path / source.name
-    data = json.loads(source.read_text(encoding="utf-8"))
+    data = json.loads(EXAMPLE.read_text(encoding="utf-8")) if name == "example" else sample(name)
+    source, rewritten = tmp_path / "input.json", tmp_path / "reversed.json"
+    source.write_text(json.dumps(data), encoding="utf-8")
     rewritten.write_text(json.dumps(_reversed_keys(data), indent=1), encoding="utf-8")
     first, second = _check(source, "1", *extra), _check(rewritten, "4242", *extra)
     assert first.returncode in (0, 1), first.stderr.decode()

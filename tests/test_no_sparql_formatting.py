@@ -64,7 +64,7 @@ def sparql_formatting(source: str, filename: str = "<string>") -> list[tuple[int
         ):
             how, text = ".format()", _literal_text(node.func.value)
         if how and text and _SPARQL.search(text):
-            found.append((node.lineno, how))
+            found.append((getattr(node, "lineno", 0), how))
     return sorted(set(found))
 
 

@@ -231,7 +231,9 @@ def test_bundle_entry_order_never_changes_findings(patient: dict[str, Any], data
     known = _kb().knows_drug
     first = input_from_dict(bundle, as_of=AS_OF, known=known)
     second = input_from_dict(shuffled, as_of=AS_OF, known=known)
-    assert sorted(m.drug for m in second.patient.medications) == sorted(m.drug for m in first.patient.medications)
+    read = sorted(m.drug for m in first.patient.medications)
+    assert read == sorted(m["drug"] for m in patient["medications"])  # every drug read from the bundle
+    assert sorted(m.drug for m in second.patient.medications) == read
     assert _check_loaded(second) == _check_loaded(first)
 
 

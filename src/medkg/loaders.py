@@ -373,7 +373,7 @@ def _read_patient_file(source: str | Path) -> tuple[Path, str]:
     except IsADirectoryError:
         raise PatientInputError(f"{path}: is a folder, not a patient file") from None
     except FileNotFoundError:
-        raise PatientInputError(f"{path}: no such file") from None
+        raise PatientInputError(f"{path}: cannot read: no such file") from None
     except OSError as error:
         raise PatientInputError(f"{path}: cannot read: {error.strerror or error}") from None
     return path, decode_input_bytes(data, origin=str(path))
