@@ -15,7 +15,7 @@ from typing import Any
 
 from .check import check_many
 from .knowledge_base import KnowledgeBase, default_knowledge_base
-from .loaders import PATIENT_SUFFIXES, InputError, LoadedInput, input_from_json, load_input
+from .loaders import PATIENT_SUFFIXES, InputError, LoadedInput, decode_input_bytes, input_from_json, load_input
 from .patient import Patient
 
 __all__ = ["BatchItem", "batch_items", "check_batch", "count_batch_items"]
@@ -44,19 +44,23 @@ def _patient_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in PATIENT_SUFFIXES)
 
 
-def _ndjson_items(lines: Iterable[str], name: str, known: Callable[[str], bool] | None) -> Iterator[BatchItem]:
+def _ndjson_items(lines: Iterable[str | bytes], name: str, known: Callable[[str], bool] | None) -> Iterator[BatchItem]:
     for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
         where = f"{name}:{number}"
         try:
-            yield BatchItem.read(where, input_from_json(line, origin=where, known=known))
+            text = decode_input_bytes(line, origin=where) if isinstance(line, bytes) else line
+            if not text.strip():
+                continue
+            yield BatchItem.read(where, input_from_json(text, origin=where, known=known))
         except InputError as error:
             yield BatchItem(where, error=str(error))
 
 
 def batch_items(
-    source: Path | str, lines: Iterable[str] | None = None, *, known: Callable[[str], bool] | None = None
+    source: Path | str,
+    lines: Iterable[str] | Iterable[bytes] | None = None,
+    *,
+    known: Callable[[str], bool] | None = None,
 ) -> Iterator[BatchItem]:
     """Yield the inputs of a batch in order.
 
@@ -64,7 +68,9 @@ def batch_items(
         source: an NDJSON file (one JSON object per line: a medkg patient, a FHIR Bundle or a
             CDS Hooks request; blank lines skipped), or a folder whose patient files (``.json``
             patients or FHIR Bundles, ``.ttl``) are read in name order.
-        lines: the NDJSON lines when they come from elsewhere (standard input); ``source`` then names them.
+        lines: the NDJSON lines when they come from elsewhere (standard input), as text or as bytes
+            (decoded line by line: a line that is not UTF-8 is an error record, not the end of the run);
+            ``source`` then names them.
         known: "the knowledge base knows this drug name" (helps FHIR readers match salts), e.g.
             :meth:`medkg.knowledge_base.KnowledgeBase.knows_drug`.
 
@@ -83,10 +89,11 @@ def batch_items(
                 yield BatchItem(file.name, error=str(error))
         return
     try:
-        with path.open(encoding="utf-8-sig") as handle:
-            yield from _ndjson_items(handle, path.name, known)
-    except (OSError, UnicodeDecodeError) as error:
-        raise InputError(f"{path}: cannot read the batch: {error}") from None
+        handle = path.open("rb")
+    except OSError as error:
+        raise InputError(f"{path}: cannot read the batch: {error.strerror or error}") from None
+    with handle:
+        yield from _ndjson_items(handle, path.name, known)
 
 
 def count_batch_items(source: Path) -> int:

@@ -119,17 +119,15 @@ def build(
             "files": [path.relative_to(root).as_posix() for path in sources.files],
         }
         (staging / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(staging, target)
+        say("compiling the rule book and the catalogue (default engine)")
+        _compile_caches(BuiltKnowledgeBase(staging, sources.sha256, __version__), root)
+        _swap_into_place(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    _remove_stale(cache)
     say(f"built {target} ({len(compiled)} triples)")
-    built = read_build(target)
-    _compile_caches(built, root)
-    say("compiled the rule book and the catalogue (default engine)")
-    return built
+    return read_build(target)
 
 
 def _compile_caches(built: BuiltKnowledgeBase, root: Path) -> None:
@@ -138,6 +136,51 @@ def _compile_caches(built: BuiltKnowledgeBase, root: Path) -> None:
 
     kb = KnowledgeBase(built, root)
     _ = kb.rulebook, kb.labels
+
+
+#: Staging (``.build-*``) and set-aside (``.old-*``) folders older than this are leftovers of killed builds.
+_STALE_SECONDS = 3600
+
+
+def _swap_into_place(staging: Path, target: Path) -> None:
+    """Put the complete build ``staging`` at ``target``; an earlier build there stays whole until replaced.
+
+    The earlier build is renamed aside (one rename), the new one renamed into place (one
+    rename), and only then is the earlier one deleted: there is never a moment when ``target``
+    holds a partial build, and no deletion happens before the new build is in place. If the
+    second rename fails, the earlier build is renamed back. If another build of the same sources
+    got there first, that one is kept and ``staging`` discarded.
+    """
+    aside_name = staging.with_name(staging.name.replace(".build-", ".old-", 1))
+    aside: Path | None = aside_name
+    try:
+        os.replace(target, aside_name)
+    except FileNotFoundError:
+        aside = None
+    try:
+        os.replace(staging, target)
+    except OSError:
+        if aside is not None and not target.exists():
+            os.replace(aside, target)
+            raise
+        if not target.joinpath("meta.json").is_file():
+            raise
+        shutil.rmtree(staging, ignore_errors=True)  # a concurrent build of the same sources is in place
+    if aside is not None:
+        shutil.rmtree(aside, ignore_errors=True)
+
+
+def _remove_stale(cache: Path) -> None:
+    """Delete ``.build-*`` and ``.old-*`` folders left by builds killed more than an hour ago (never read)."""
+    import time
+
+    now = time.time()
+    for folder in [*cache.glob(".build-*"), *cache.glob(".old-*")]:
+        try:
+            if now - folder.stat().st_mtime > _STALE_SECONDS:
+                shutil.rmtree(folder, ignore_errors=True)
+        except OSError:
+            continue
 
 
 def read_build(folder: Path) -> BuiltKnowledgeBase:

@@ -38,6 +38,28 @@ def _fail_input(message: str) -> None:
     sys.exit(EXIT_INPUT)
 
 
+def _fail_internal(error: BaseException) -> None:
+    """Report an internal fault: one line with a run id on stderr, the traceback in a file; exit 3.
+
+    Nothing is written to standard output (a report is printed only when complete).
+    """
+    import tempfile
+    import uuid
+
+    run_id = uuid.uuid4().hex[:12]
+    detail = " ".join(f"{error.__class__.__name__}: {error}".split())[:300]
+    where = Path(tempfile.gettempdir()) / f"medkg-error-{run_id}.txt"
+    try:
+        where.write_text("".join(traceback.format_exception(error)), encoding="utf-8")
+        saved = f"traceback in {where}"
+    except OSError:
+        saved = "set MEDKG_DEBUG=1 for a traceback"
+    if os.environ.get("MEDKG_DEBUG"):
+        traceback.print_exception(error)
+    click.echo(f"medkg: internal error (run {run_id}): {detail}; no report was produced ({saved})", err=True)
+    sys.exit(EXIT_INTERNAL)
+
+
 def _guarded(function: F) -> F:
     """Map input errors to exit 2 and unexpected faults to exit 3, each as one line on stderr."""
     import functools
@@ -55,13 +77,7 @@ def _guarded(function: F) -> F:
         except click.ClickException:
             raise
         except Exception as error:
-            if os.environ.get("MEDKG_DEBUG"):
-                traceback.print_exc()
-            click.echo(
-                f"medkg: internal error: {error.__class__.__name__}: {error} (set MEDKG_DEBUG=1 for a traceback)",
-                err=True,
-            )
-            sys.exit(EXIT_INTERNAL)
+            _fail_internal(error)
 
     return wrapper  # type: ignore[return-value]
 
@@ -171,7 +187,15 @@ def check(
         _fail_input("--format ndjson is for --batch; use json for one patient")
     from .check import check as run_check
     from .knowledge_base import default_knowledge_base
-    from .loaders import PATIENT_SUFFIXES, input_from_json, load_input, parse_medication_arg, patient_from_dict
+    from .loaders import (
+        PATIENT_SUFFIXES,
+        decode_input_bytes,
+        input_from_json,
+        load_input,
+        max_input_bytes,
+        parse_medication_arg,
+        patient_from_dict,
+    )
     from .render.text import render_text
     from .render.turtle import render_turtle
 
@@ -203,9 +227,17 @@ def check(
             _fail_input("give one patient file (or --example) alone, or medication names with flags")
         day = as_of.date() if as_of else None
 
-        known = default_knowledge_base().knows_drug
+        def known(name: str) -> bool:  # the knowledge base is loaded only if a FHIR reader asks
+            return default_knowledge_base().knows_drug(name)
+
         if files[0] == "-":
-            loaded = input_from_json(sys.stdin.read(), origin="stdin", as_of=day, known=known)
+            limit = max_input_bytes()
+            loaded = input_from_json(
+                decode_input_bytes(sys.stdin.buffer.read(limit + 1), origin="stdin"),
+                origin="stdin",
+                as_of=day,
+                known=known,
+            )
         else:
             loaded = load_input(files[0], as_of=day, known=known)
         patient, notes = loaded.patient, loaded.notes
@@ -254,7 +286,9 @@ def _run_batch(source: Path, engine: str, output: Path | None) -> None:
         _fail_input(f"{source}: no such file or folder")
     kb = default_knowledge_base()
     items = (
-        batch_items("stdin", sys.stdin, known=kb.knows_drug) if from_stdin else batch_items(source, known=kb.knows_drug)
+        batch_items("stdin", sys.stdin.buffer, known=kb.knows_drug)
+        if from_stdin
+        else batch_items(source, known=kb.knows_drug)
     )
     total = None if from_stdin else count_batch_items(source)
     started = time.perf_counter()
@@ -450,6 +484,8 @@ def run() -> None:
         hint = f" (see 'medkg {context.info_name} --help')" if context is not None else ""
         click.echo(f"medkg: {' '.join(error.format_message().split())}{hint}", err=True)
         sys.exit(EXIT_INPUT)
+    except Exception as error:  # a fault outside a guarded command: still one line and exit 3
+        _fail_internal(error)
 
 
 if __name__ == "__main__":  # pragma: no cover
