@@ -171,18 +171,20 @@ def _check_here(partition: list[BatchItem], engine: str, root: Path | None, sha2
 
 
 def worker_status() -> dict[str, Any]:
-    """Describe this worker process: partitions checked, knowledge bases used (build folders), peak memory.
+    """Describe this worker process: partitions checked, knowledge bases used (build folders), memory, CPU.
 
     Run it on every worker with ``client.run(worker_status)``; a worker that reuses its
     knowledge base lists one build folder however many partitions it checked. ``peak_rss_mb``
-    is the process's peak resident memory in MiB (Linux).
+    is the process's peak resident memory in MiB (Linux), ``cpu_s`` its CPU time in seconds.
     """
     import os
     import resource
 
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     return {
         "pid": os.getpid(),
         "partitions": _PARTITIONS[0],
         "knowledge_bases": sorted(str(folder) for folder in _LOADED.values()),
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mb": usage.ru_maxrss / 1024,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
     }
