@@ -4,6 +4,7 @@ Where batch input enters and batch records are produced. The knowledge base is l
 valid patients are checked together in chunks (one classification and one run of each rule
 query per chunk, see :func:`medkg.check.check_many`). A bad input yields an error record in its
 place and the run continues; records come out in input order.
+With ``medkg check --batch --dask``, chunks are checked by Dask workers instead (:mod:`medkg.distributed`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from .knowledge_base import KnowledgeBase, default_knowledge_base
 from .loaders import PATIENT_SUFFIXES, InputError, LoadedInput, decode_input_bytes, input_from_json, load_input
 from .patient import Patient
 
-__all__ = ["BatchItem", "batch_items", "check_batch", "count_batch_items"]
+__all__ = ["BatchItem", "batch_items", "check_batch", "check_chunk", "count_batch_items"]
 
 #: Exit codes, as for one patient: 0 nothing serious, 1 serious finding, 2 invalid input, 3 internal fault.
 EXIT_INPUT, EXIT_INTERNAL = 2, 3
@@ -124,6 +125,16 @@ def _records(chunk: list[BatchItem], engine: str, kb: KnowledgeBase) -> list[dic
                 {"input": item.source, "exit_code": report.exit_code, "report": report.model_dump(mode="json")}
             )
     return records
+
+
+def check_chunk(
+    chunk: Iterable[BatchItem], *, engine: str = "default", kb: KnowledgeBase | None = None
+) -> list[dict[str, Any]]:
+    """Check one chunk of items together and return its records in order (see :func:`check_batch`).
+
+    The unit of work of :func:`check_batch` and of a Dask worker (:mod:`medkg.distributed`).
+    """
+    return _records(list(chunk), engine, kb or default_knowledge_base())
 
 
 def check_batch(

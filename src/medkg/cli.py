@@ -141,6 +141,13 @@ def _examples() -> list[str]:
     help="Check many patients: an NDJSON file (one patient per line, - for standard input) or a folder of "
     "patient files. Prints one record per input in input order and a summary on standard error.",
 )
+@click.option(
+    "--dask",
+    "dask_scheduler",
+    metavar="SCHEDULER",
+    help="With --batch: check partitions on Dask distributed workers, local:N (N worker processes on this "
+    "machine) or a running scheduler's address, e.g. tcp://host:8786 (see docs/distributed.md).",
+)
 @_guarded
 def check(
     inputs: tuple[str, ...],
@@ -165,6 +172,7 @@ def check(
     output_format: str | None,
     output: Path | None,
     batch_source: Path | None,
+    dask_scheduler: str | None,
 ) -> None:
     """Check a patient: a patient file (.json or .ttl), --example NAME, or medication names.
 
@@ -180,8 +188,10 @@ def check(
             _fail_input("--batch takes its patients from the batch input alone (no other patients or flags)")
         if output_format not in (None, "ndjson", "json"):
             _fail_input("--batch writes ndjson (one JSON record per line)")
-        _run_batch(batch_source, engine, output)
+        _run_batch(batch_source, engine, output, dask_scheduler)
         return
+    if dask_scheduler is not None:
+        _fail_input("--dask runs a batch; give --batch INPUT")
     output_format = output_format or "text"
     if output_format == "ndjson":
         _fail_input("--format ndjson is for --batch; use json for one patient")
@@ -271,8 +281,11 @@ def check(
     sys.exit(report.exit_code)
 
 
-def _run_batch(source: Path, engine: str, output: Path | None) -> None:
-    """Check a batch; one JSON record per line; progress bar and summary on a terminal's stderr."""
+def _run_batch(source: Path, engine: str, output: Path | None, dask_scheduler: str | None = None) -> None:
+    """Check a batch; one JSON record per line; progress bar and summary on a terminal's stderr.
+
+    ``dask_scheduler``: check on a Dask cluster (``local:N`` or a scheduler address) instead of in this process.
+    """
     import json
     import time
     from collections import Counter
@@ -284,6 +297,10 @@ def _run_batch(source: Path, engine: str, output: Path | None) -> None:
     from_stdin = str(source) == "-"
     if not from_stdin and not source.exists():
         _fail_input(f"{source}: no such file or folder")
+    if dask_scheduler is not None:
+        from .distributed import Scheduler
+
+        Scheduler.parse(dask_scheduler)  # a malformed SCHEDULER fails before any work
     kb = default_knowledge_base()
     items = (
         batch_items("stdin", sys.stdin.buffer, known=kb.knows_drug)
@@ -300,11 +317,18 @@ def _run_batch(source: Path, engine: str, output: Path | None) -> None:
         except OSError as error:
             _fail_input(f"cannot write {output}: {error.strerror or error}")
             return
+        if dask_scheduler is not None:
+            from .distributed import check_batch_distributed, dask_client
+
+            client = stack.enter_context(dask_client(dask_scheduler))
+            records = check_batch_distributed(items, client, engine=engine, kb=kb)
+        else:
+            records = check_batch(items, engine=engine, kb=kb)
         show = sys.stderr.isatty()
         bar = stack.enter_context(
             click.progressbar(length=total or 0, label="checking", file=sys.stderr, hidden=not show or total is None)
         )
-        for record in check_batch(items, engine=engine, kb=kb):
+        for record in records:
             sink.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
             exits[record["exit_code"]] += 1
             for finding in record.get("report", {}).get("findings", []):
