@@ -18,7 +18,7 @@ from decimal import Decimal
 from itertools import product
 
 from .patient_graph import Iri, Lit, PatientGraph, Term
-from .rulebook import MEDKG, Number, Rule, Rulebook, number_of
+from .rulebook import FACETS, MEDKG, Number, Rule, Rulebook, number_of
 from .store import Row
 
 __all__ = ["COMPILED_QUERIES", "PatientFacts", "evaluate", "facts_of"]
@@ -563,7 +563,7 @@ def evaluate(book: Rulebook, patients: Iterable[PatientGraph]) -> Evaluation:
     rows: dict[str, list[Row]] = {name: [] for name in COMPILED_QUERIES}
     populations: dict[str, list[str]] = {}
     drug_classes: dict[str, dict[str, list[str]]] = {}
-    book.prepare_part_checks(_FACETS)
+    book.prepare_part_checks(FACETS)  # done before caching; here for a book made otherwise
     for pg in patients:
         facts = facts_of(pg)
         classify(book, facts)

@@ -440,15 +440,17 @@ def input_from_dict(
     Raises:
         PatientInputError: naming ``origin``, for anything that cannot be read.
     """
-    from .fhir import read_bundle, read_cds_request
-
     if isinstance(data, Mapping) and data.get("resourceType") == "Bundle":
+        from .fhir import read_bundle  # FHIR models load only for FHIR input
+
         try:
             bundle = read_bundle(data, as_of=as_of, known=known)
         except InputError as error:
             raise PatientInputError(f"{origin}: {error}") from None
         return LoadedInput(bundle.patient, bundle.notes, "fhir-bundle")
     if isinstance(data, Mapping) and _is_cds_request(data):
+        from .fhir import read_cds_request
+
         now = datetime.combine(as_of, datetime.min.time(), UTC) if as_of else datetime.now(UTC)
         try:
             request = read_cds_request(data, now=now, known=known)

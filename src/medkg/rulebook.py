@@ -54,8 +54,10 @@ _INTEGERS = frozenset(
 )
 _DECIMALS = frozenset({_XSD + "decimal"})
 _FLOATS = frozenset({_XSD + "double", _XSD + "float"})
+#: The datatype facets population definitions may use (queries/classify/patient-populations.rq reads the same).
+FACETS = tuple(_XSD + name for name in ("minInclusive", "minExclusive", "maxInclusive", "maxExclusive"))
 #: Bump when the pickled layout changes.
-_FORMAT = 6
+_FORMAT = 7
 
 
 class Number(NamedTuple):
@@ -372,6 +374,7 @@ def load_rulebook(store: QueryStore, folder: Path, build_sha: str, root: Path | 
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError):
         pass
     book = compile_rulebook(store, root)
+    book.prepare_part_checks(FACETS)
     book.key = key
     from .knowledge_base import _write_atomically
 
