@@ -72,6 +72,37 @@ def main() -> None:
     """medkg: medication-safety checks from an OWL knowledge graph, a reasoner and SPARQL."""
 
 
+_STORE_HELP = (
+    "Where the SPARQL engine queries the knowledge base: 'embedded' (default: pyoxigraph in this process) or "
+    "the URL of a SPARQL 1.1 query endpoint holding the compiled knowledge base (docs/stores.md; update URL "
+    "and credentials from MEDKG_STORE_* variables)."
+)
+
+
+def _knowledge_base(store: str, engine: str = "sparql") -> Any:
+    """Return the built-in knowledge base, queried on the embedded store or on the endpoint at ``store``."""
+    from .knowledge_base import KnowledgeBase, default_knowledge_base
+
+    kb = default_knowledge_base()
+    if store == "embedded":
+        return kb
+    if engine == "owl":
+        _fail_input("--store applies to the sparql engine; --engine owl queries its own embedded store")
+    from .remote_store import StoreError, open_store
+
+    try:
+        remote = open_store(store, kb.sha256)
+        if not remote.has_knowledge_base():
+            _fail_input(
+                f"--store {store}: graph <{remote.kb_graph.value}> is empty; load the compiled knowledge base "
+                "first (docs/stores.md)"
+            )
+    except (StoreError, ValueError) as error:
+        _fail_input(str(error))
+    # RemoteStore has QueryStore's methods (duck-typed; KnowledgeBase annotates the embedded class)
+    return KnowledgeBase(kb.built, kb.root, store=remote)  # type: ignore[arg-type]
+
+
 def _examples() -> list[str]:
     return sorted(path.stem for path in EXAMPLES.glob("*.json"))
 
@@ -109,6 +140,7 @@ def _examples() -> list[str]:
     show_default=True,
     help="default: SPARQL over the build-time classified KB; owl: HermiT classifies KB and patient.",
 )
+@click.option("--store", default="embedded", show_default=True, help=_STORE_HELP)
 @click.option(
     "--format",
     "output_format",
@@ -146,6 +178,7 @@ def check(
     inr: float | None,
     as_of: datetime | None,
     engine: str,
+    store: str,
     output_format: str | None,
     output: Path | None,
     batch_source: Path | None,
@@ -164,13 +197,12 @@ def check(
             _fail_input("--batch takes its patients from the batch input alone (no other patients or flags)")
         if output_format not in (None, "ndjson", "json"):
             _fail_input("--batch writes ndjson (one JSON record per line)")
-        _run_batch(batch_source, engine, output)
+        _run_batch(batch_source, engine, output, store)
         return
     output_format = output_format or "text"
     if output_format == "ndjson":
         _fail_input("--format ndjson is for --batch; use json for one patient")
     from .check import check as run_check
-    from .knowledge_base import default_knowledge_base
     from .loaders import PATIENT_SUFFIXES, input_from_json, load_input, parse_medication_arg, patient_from_dict
     from .render.text import render_text
     from .render.turtle import render_turtle
@@ -194,6 +226,7 @@ def check(
     if allergies:
         given["allergies"] = list(allergies)
     # an existing path, a .json/.ttl name or "-" (standard input) is a patient; anything else a medication
+    kb = _knowledge_base(store, engine)
     files = [item for item in inputs if item == "-" or Path(item).exists() or item.lower().endswith(PATIENT_SUFFIXES)]
     names = [item for item in inputs if item not in files]
     if example:
@@ -203,7 +236,7 @@ def check(
             _fail_input("give one patient file (or --example) alone, or medication names with flags")
         day = as_of.date() if as_of else None
 
-        known = default_knowledge_base().knows_drug
+        known = kb.knows_drug
         if files[0] == "-":
             loaded = input_from_json(sys.stdin.read(), origin="stdin", as_of=day, known=known)
         else:
@@ -218,7 +251,7 @@ def check(
         data["medications"] = [parse_medication_arg(item) for item in names]
         patient, notes = patient_from_dict(data, origin="command line"), []
 
-    report = run_check(patient, engine=engine, notes=notes)
+    report = run_check(patient, engine=engine, notes=notes, kb=kb)
     if output_format == "json":
         text = report.to_json()
     elif output_format == "turtle":
@@ -239,7 +272,7 @@ def check(
     sys.exit(report.exit_code)
 
 
-def _run_batch(source: Path, engine: str, output: Path | None) -> None:
+def _run_batch(source: Path, engine: str, output: Path | None, store: str = "embedded") -> None:
     """Check a batch; one JSON record per line; progress bar and summary on a terminal's stderr."""
     import json
     import time
@@ -247,12 +280,11 @@ def _run_batch(source: Path, engine: str, output: Path | None) -> None:
     from contextlib import ExitStack
 
     from .batch import batch_items, check_batch, count_batch_items
-    from .knowledge_base import default_knowledge_base
 
     from_stdin = str(source) == "-"
     if not from_stdin and not source.exists():
         _fail_input(f"{source}: no such file or folder")
-    kb = default_knowledge_base()
+    kb = _knowledge_base(store, engine)
     items = (
         batch_items("stdin", sys.stdin, known=kb.knows_drug) if from_stdin else batch_items(source, known=kb.knows_drug)
     )
@@ -321,12 +353,14 @@ def validate() -> None:
 @click.option(
     "--format", "output_format", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True
 )
+@click.option("--store", default="embedded", show_default=True, help=_STORE_HELP)
 @_guarded
-def query(query_file: Path, patient_file: Path | None, output_format: str) -> None:
+def query(query_file: Path, patient_file: Path | None, output_format: str, store: str) -> None:
     """Run a SPARQL SELECT/ASK file over the knowledge base (+ a classified patient)."""
     from .sparql_cli import run_query
 
-    click.echo(run_query(query_file.read_text(encoding="utf-8"), patient_file, output_format), nl=False)
+    text = query_file.read_text(encoding="utf-8")
+    click.echo(run_query(text, patient_file, output_format, kb=_knowledge_base(store)), nl=False)
 
 
 @main.command(epilog=_EPILOG)

@@ -105,7 +105,7 @@ class Endpoint:
         return endpoint
 
     def credentials(self) -> httpx.Auth | None:
-        """The httpx authentication for ``user``/``password``, or None without a user."""
+        """Return the httpx authentication for ``user``/``password``, or None without a user."""
         if self.user is None:
             return None
         if self.auth == "digest":
@@ -118,7 +118,7 @@ def _ntriples(triples: Iterable[ox.Triple]) -> list[str]:
 
 
 def _values_block(bindings: Mapping[str, ox.NamedNode | ox.Literal]) -> str:
-    """A trailing ``VALUES`` clause binding each variable to one term, each serialised by pyoxigraph.
+    """Return a trailing ``VALUES`` clause binding each variable to one term, serialised by pyoxigraph.
 
     Raises:
         ValueError: for a variable name that is not a SPARQL variable name, or a term that is
@@ -293,7 +293,7 @@ class RemoteStore:
         return iter([quad.triple for quad in ox.parse(body, format=ox.RdfFormat.N_TRIPLES)])
 
     def __len__(self) -> int:
-        """Number of triples in the knowledge-base graph on the server."""
+        """Return the number of triples in the knowledge-base graph on the server."""
         rows = self.select("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }")
         return int(rows[0]["n"])
 
@@ -350,7 +350,7 @@ class RemoteStore:
 
 
 def open_store(url: str, sha256: str, environ: Mapping[str, str] | None = None) -> RemoteStore:
-    """The store at ``url`` for the knowledge base hashing to ``sha256`` (settings: ``MEDKG_STORE_*``).
+    """Return the store at ``url`` for the knowledge base hashing to ``sha256`` (settings: ``MEDKG_STORE_*``).
 
     The graph IRI is ``MEDKG_STORE_GRAPH`` if set, else :func:`kb_graph_iri`.
 
