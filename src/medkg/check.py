@@ -6,11 +6,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from rdflib import Graph
-
 from . import __version__
 from .engines import get_engine
-from .findings import apply_rules, classified_drug_classes, classified_populations
+from .findings import findings_from_rows
 from .knowledge_base import KnowledgeBase, default_knowledge_base
 from .loaders import load_patient
 from .patient import Patient, plausibility_notes
@@ -63,24 +61,16 @@ def check_many(
     if notes is not None and len(notes) != len(patients):
         raise ValueError(f"notes: {len(notes)} lists for {len(patients)} patients")
     kb = kb or default_knowledge_base()
-    graphs, union = _patient_graphs(patients, kb)
+    graphs = [patient_graph(patient, kb, index=number) for number, patient in enumerate(patients)]
     chosen = get_engine(engine)
-    with chosen.session(kb, union) as (store, graph_name):
-        findings = apply_rules(kb, store, graph_name, graphs)
-        populations = classified_populations(kb, store, graph_name)
+    evaluation = chosen.evaluate(kb, graphs)
+    findings = findings_from_rows(kb, evaluation.rows, graphs)
+    populations = evaluation.populations
     given = notes if notes is not None else [()] * len(graphs)
     return [
         _report(kb, pg, findings[str(pg.iri)], populations.get(str(pg.iri), []), chosen.name, given[number])
         for number, pg in enumerate(graphs)
     ]
-
-
-def _patient_graphs(patients: Sequence[Patient], kb: KnowledgeBase) -> tuple[list[PatientGraph], Graph]:
-    graphs = [patient_graph(patient, kb, index=number) for number, patient in enumerate(patients)]
-    union = Graph()
-    for pg in graphs:
-        union += pg.graph
-    return graphs, union
 
 
 def _report(  # noqa: PLR0917
@@ -133,12 +123,10 @@ def classify_patients(
 ) -> Classified:
     """Classify ``patients`` with ``engine`` and return the classifications (for engine contract tests)."""
     kb = kb or default_knowledge_base()
-    graphs, union = _patient_graphs(patients, kb)
+    graphs = [patient_graph(patient, kb, index=number) for number, patient in enumerate(patients)]
     ids = {str(pg.iri): f"{number}:{pg.patient.id}" for number, pg in enumerate(graphs)}
-    with get_engine(engine).session(kb, union) as (store, graph_name):
-        populations = classified_populations(kb, store, graph_name)
-        classes = classified_drug_classes(kb, store, graph_name)
+    evaluation = get_engine(engine).evaluate(kb, graphs, drug_classes=True)
     return Classified(
-        {ids[k]: v for k, v in populations.items()},
-        {ids[k]: v for k, v in classes.items()},
+        {ids[k]: v for k, v in evaluation.populations.items()},
+        {ids[k]: {d: c for d, c in v.items() if c} for k, v in evaluation.drug_classes.items() if any(v.values())},
     )

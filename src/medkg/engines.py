@@ -1,4 +1,14 @@
-"""The two engines. Both run the same rule queries; they differ in who classifies.
+"""The engines: who classifies patients and who evaluates the rules.
+
+Every engine returns the same :class:`Evaluation` - the rows of each query of
+``queries/rules/`` and ``queries/not-assessed/``, the populations and the drug classes of each
+patient - and :mod:`medkg.findings` turns rows into findings.
+
+* ``default`` (compiled): the rules and the facts they read were compiled from the classified
+  knowledge base into Python indexes once per build (:mod:`medkg.rulebook`); patients are
+  classified and rules applied in Python (:mod:`medkg.compiled`) with the queries' semantics,
+  checked row for row against the ``sparql`` engine by the tests. A rule query the compiled
+  engine does not know (a researcher's new rule kind) runs as SPARQL.
 
 * ``sparql``: the knowledge base was classified by HermiT at build time (cached); patients
   are classified into populations by SPARQL (``queries/classify/*.rq``) reading the same OWL
@@ -11,7 +21,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -20,29 +30,58 @@ from typing import Protocol
 import pyoxigraph as ox
 from rdflib import Graph, URIRef
 
+from . import compiled
+from .compiled import Evaluation
+from .findings import NOT_ASSESSED_QUERIES, classified_drug_classes, classified_populations, query_rows
 from .knowledge_base import KnowledgeBase
+from .patient_graph import PatientGraph
 from .queries import query_files
-from .reasoner import as_triples, classify, extract_for
 from .store import QueryStore
 from .vocabulary import medkg_term
 
-__all__ = ["ENGINES", "Engine", "OwlEngine", "SparqlEngine", "get_engine"]
+__all__ = ["ENGINES", "CompiledEngine", "Engine", "Evaluation", "OwlEngine", "SparqlEngine", "get_engine"]
 
 #: A classification query that keeps adding triples after this many rounds is a loop.
 _MAX_ROUNDS = 20
 
 
 class Engine(Protocol):
-    """Classifies patients and yields a store in which the rule queries can run."""
+    """Classifies patients and evaluates the rules for them."""
 
     name: str
 
-    def session(self, kb: KnowledgeBase, patients: Graph) -> AbstractContextManager[tuple[QueryStore, ox.NamedNode]]:
-        """Context manager yielding (store, named graph of the classified patients)."""
+    def evaluate(
+        self, kb: KnowledgeBase, patients: Sequence[PatientGraph], *, drug_classes: bool = False
+    ) -> Evaluation:
+        """Rows of every rule and not-assessed query, populations (and, if asked, drug classes) per patient."""
         ...
 
 
-class SparqlEngine:
+def _union(patients: Sequence[PatientGraph]) -> Graph:
+    union = Graph()
+    for pg in patients:
+        union += pg.graph
+    return union
+
+
+class _QueryingEngine:
+    """An engine whose ``session`` yields a store in which the queries run over the classified patients."""
+
+    def session(self, kb: KnowledgeBase, patients: Graph) -> AbstractContextManager[tuple[QueryStore, ox.NamedNode]]:
+        raise NotImplementedError
+
+    def evaluate(
+        self, kb: KnowledgeBase, patients: Sequence[PatientGraph], *, drug_classes: bool = False
+    ) -> Evaluation:
+        """Run every rule and not-assessed query once for all ``patients``."""
+        with self.session(kb, _union(patients)) as (store, graph):
+            rows = query_rows(kb, store, graph)
+            populations = classified_populations(kb, store, graph)
+            classes = classified_drug_classes(kb, store, graph) if drug_classes else {}
+        return Evaluation(rows, populations, classes)
+
+
+class SparqlEngine(_QueryingEngine):
     """Build-time HermiT for the knowledge base; SPARQL classification for patients."""
 
     name = "sparql"
@@ -67,7 +106,7 @@ def _reasoner_graph(path: Path) -> Graph:
     return Graph().parse(path, format="nt")
 
 
-class OwlEngine:
+class OwlEngine(_QueryingEngine):
     """HermiT (owlready2) classifies knowledge base and patients together on every call."""
 
     name = "owl"
@@ -75,6 +114,8 @@ class OwlEngine:
     @contextmanager
     def session(self, kb: KnowledgeBase, patients: Graph) -> Iterator[tuple[QueryStore, ox.NamedNode]]:
         """Classify knowledge base and ``patients`` with HermiT; query a fresh store of the results."""
+        from .reasoner import as_triples, classify, extract_for  # the JVM only for this engine
+
         taken = {drug for drug in patients.objects(None, medkg_term("ofDrug")) if isinstance(drug, URIRef)}
         module = extract_for(_reasoner_graph(kb.built.reasoner_input), medkg_term("Drug"), taken)
         inferred = as_triples(classify([module, patients]))
@@ -84,10 +125,34 @@ class OwlEngine:
             yield store, graph
 
 
-ENGINES: dict[str, type[SparqlEngine] | type[OwlEngine]] = {"default": SparqlEngine, "sparql": SparqlEngine, "owl": OwlEngine}
+class CompiledEngine:
+    """The compiled rule book applied in Python (no query per patient); see the module docstring."""
+
+    name = "default"
+
+    def evaluate(
+        self, kb: KnowledgeBase, patients: Sequence[PatientGraph], *, drug_classes: bool = False
+    ) -> Evaluation:
+        """Classify and evaluate ``patients`` from the rule book; unknown rule queries run as SPARQL."""
+        evaluation = compiled.evaluate(kb.rulebook, patients)
+        if not drug_classes:
+            evaluation.drug_classes = {}
+        extra = [name for name in query_files("rules", kb.root) if name not in compiled.COMPILED_QUERIES]
+        extra += [name for name in NOT_ASSESSED_QUERIES if name not in compiled.COMPILED_QUERIES]
+        if extra:
+            with SparqlEngine().session(kb, _union(patients)) as (store, graph):
+                evaluation.rows.update(query_rows(kb, store, graph, extra))
+        return evaluation
 
 
-def get_engine(name: str) -> SparqlEngine | OwlEngine:
+ENGINES: dict[str, type[CompiledEngine] | type[SparqlEngine] | type[OwlEngine]] = {
+    "default": CompiledEngine,
+    "sparql": SparqlEngine,
+    "owl": OwlEngine,
+}
+
+
+def get_engine(name: str) -> CompiledEngine | SparqlEngine | OwlEngine:
     """Return the engine called ``name`` (``default``, ``sparql`` or ``owl``).
 
     Raises:

@@ -1,7 +1,8 @@
-"""Where rules are applied: rule and not-assessed queries run, rows become findings.
+"""Where rule results become findings: query rows in, :class:`~medkg.report.Finding` objects out.
 
-Every query in ``queries/rules/`` and ``queries/not-assessed/`` runs over the classified
-patients; the rows become :class:`~medkg.report.Finding` objects.
+The rows come from an engine: the queries in ``queries/rules/`` and ``queries/not-assessed/``
+run over the classified patients (:func:`query_rows`, ``sparql`` and ``owl`` engines), or the
+compiled engine's identical rows (:mod:`medkg.compiled`).
 
 Rows are grouped by (patient, rule, key): one finding per group. The ``because`` lines are
 built from what the rows bind (the drug and the class it matched through, the populations
@@ -12,7 +13,7 @@ so they state the facts that fired rather than a fixed template.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
 import pyoxigraph as ox
@@ -23,7 +24,13 @@ from .queries import query_files
 from .report import SEVERITY_RANK, Finding, SourceRef
 from .store import QueryStore, Row
 
-__all__ = ["apply_rules", "classified_drug_classes", "classified_populations"]
+__all__ = [
+    "NOT_ASSESSED_QUERIES",
+    "classified_drug_classes",
+    "classified_populations",
+    "findings_from_rows",
+    "query_rows",
+]
 
 _FACET_SYMBOL = {
     "http://www.w3.org/2001/XMLSchema#minInclusive": ">=",
@@ -248,26 +255,45 @@ def _by_patient(rows: Iterable[Row]) -> dict[str, list[Row]]:
     return grouped
 
 
-def apply_rules(
-    kb: KnowledgeBase, store: QueryStore, graph: ox.NamedNode, patients: list[PatientGraph]
-) -> dict[str, list[Finding]]:
-    """Run all rule and not-assessed queries once for all ``patients``; return findings per patient IRI.
+#: The not-assessed queries every engine answers (besides every query in ``queries/rules/``).
+NOT_ASSESSED_QUERIES = (
+    "not-assessed/missing-patient-data",
+    "not-assessed/missing-dose",
+    "not-assessed/unidentified-medication",
+)
 
-    Findings are sorted most severe first, then by kind, drugs and rule (deterministic).
+
+def query_rows(
+    kb: KnowledgeBase, store: QueryStore, graph: ox.NamedNode, names: Iterable[str] | None = None
+) -> dict[str, list[Row]]:
+    """Run rule and not-assessed queries (default: all) once over the patients in ``graph``; rows per query name."""
+    chosen = list(names) if names is not None else [*query_files("rules", kb.root), *NOT_ASSESSED_QUERIES]
+    return {name: store.select(kb.query(name), graph=graph) for name in chosen}
+
+
+def findings_from_rows(
+    kb: KnowledgeBase, rows: Mapping[str, list[Row]], patients: list[PatientGraph]
+) -> dict[str, list[Finding]]:
+    """Turn the rows of the rule and not-assessed queries into findings per patient IRI.
+
+    ``rows`` maps query names (``rules/pair-rule``, ``not-assessed/missing-dose``, ...) to their rows,
+    from any engine. Findings are sorted most severe first, then by kind, drugs and rule (deterministic).
     """
     findings: dict[str, list[Finding]] = {str(p.iri): [] for p in patients}
     explainers = {str(p.iri): _Explainer(kb, p) for p in patients}
-    for name in query_files("rules", kb.root):
+    for name in sorted(rows):
+        if not name.startswith("rules/"):
+            continue
         groups: dict[tuple[str, str, str], list[Row]] = defaultdict(list)
-        for row in store.select(kb.query(name), graph=graph):
+        for row in rows[name]:
             groups[(str(row["patient"]), str(row["rule"]), str(row["key"]))].append(row)
-        for (patient, rule, _key), rows in sorted(groups.items()):
+        for (patient, rule, _key), group in sorted(groups.items()):
             if rule in kb.rules and patient in findings:
-                findings[patient].append(_rule_finding(kb, rule, rows, explainers[patient]))
+                findings[patient].append(_rule_finding(kb, rule, group, explainers[patient]))
 
-    missing = _by_patient(store.select(kb.query("not-assessed/missing-patient-data"), graph=graph))
-    doses = _by_patient(store.select(kb.query("not-assessed/missing-dose"), graph=graph))
-    unknown = _by_patient(store.select(kb.query("not-assessed/unidentified-medication"), graph=graph))
+    missing = _by_patient(rows.get("not-assessed/missing-patient-data", []))
+    doses = _by_patient(rows.get("not-assessed/missing-dose", []))
+    unknown = _by_patient(rows.get("not-assessed/unidentified-medication", []))
     for p in patients:
         key = str(p.iri)
         findings[key] += _missing_data_findings(kb, missing.get(key, []))

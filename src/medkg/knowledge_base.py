@@ -11,11 +11,15 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .build import BuiltKnowledgeBase, ensure_built
 from .names import normalise
 from .queries import query_text
 from .store import QueryStore
+
+if TYPE_CHECKING:
+    from .rulebook import Rulebook
 
 __all__ = ["Citation", "KnowledgeBase", "RuleInfo", "default_knowledge_base"]
 
@@ -88,6 +92,13 @@ class KnowledgeBase:
     def store(self) -> QueryStore:
         """The compiled knowledge base in an in-memory pyoxigraph store (loaded lazily)."""
         return QueryStore.from_file(self.built.compiled)
+
+    @cached_property
+    def rulebook(self) -> Rulebook:
+        """The compiled rule book of this build (cached next to it; see :mod:`medkg.rulebook`)."""
+        from .rulebook import load_rulebook
+
+        return load_rulebook(self.store, self.built.folder, self.built.sha256, self.root)
 
     def query(self, name: str) -> str:
         """Text of ``queries/<name>.rq`` for this knowledge base's resource root."""

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
+from typing import NamedTuple
 
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, OWL, RDF, XSD
@@ -21,7 +23,29 @@ from .patient import Patient
 from .renal import RenalFunction, renal_function
 from .vocabulary import PATIENT, medkg_term
 
-__all__ = ["PatientGraph", "patient_graph"]
+__all__ = ["Iri", "Lit", "PatientGraph", "Term", "Triple", "patient_graph"]
+
+
+class Iri(NamedTuple):
+    """An IRI in a patient's triples."""
+
+    value: str
+
+
+class Lit(NamedTuple):
+    """A typed literal in a patient's triples: lexical form and datatype IRI."""
+
+    lexical: str
+    datatype: str
+
+
+Term = Iri | Lit
+#: (subject IRI, predicate IRI, object) - one statement about a patient.
+Triple = tuple[str, str, Term]
+
+_TYPE = str(RDF.type)
+_NAMED = Iri(str(OWL.NamedIndividual))
+_STRING = str(XSD.string)
 
 
 @dataclass
@@ -30,7 +54,8 @@ class PatientGraph:
 
     Attributes:
         iri: the patient individual.
-        graph: triples describing the patient (OWL 2 RDF mapping, named individuals declared).
+        triples: the statements describing the patient (OWL 2 RDF mapping, named individuals
+            declared), as plain tuples; :attr:`graph` is the same as an rdflib graph.
         patient: the validated input.
         renal: renal values used and their basis.
         uses: medication-use IRI -> (input name, drug IRI or None); a combination product gives
@@ -42,7 +67,7 @@ class PatientGraph:
     """
 
     iri: URIRef
-    graph: Graph
+    triples: list[Triple]
     patient: Patient
     renal: RenalFunction
     uses: dict[str, tuple[str, str | None]] = field(default_factory=dict)
@@ -52,11 +77,33 @@ class PatientGraph:
     values: dict[str, object] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
+    @cached_property
+    def graph(self) -> Graph:
+        """The patient's triples as an rdflib graph (built on first use)."""
+        graph = Graph()
+        for subject, predicate, obj in self.triples:
+            if isinstance(obj, Iri):
+                node: URIRef | Literal = URIRef(obj.value)
+            elif obj.datatype == _STRING:
+                node = Literal(obj.lexical)
+            else:
+                node = Literal(obj.lexical, datatype=URIRef(obj.datatype))
+            graph.add((URIRef(subject), URIRef(predicate), node))
+        return graph
 
-def _decimal(value: float) -> Literal:
-    # xsd:decimal, as the population thresholds are (OWL keeps decimal and double apart);
-    # the lexical form never uses an exponent (not allowed for xsd:decimal).
-    return Literal(format(Decimal(repr(float(value))), "f"), datatype=XSD.decimal)
+
+def _literal(value: object) -> Lit:
+    """Return the literal medkg writes for a patient value.
+
+    Numbers become xsd:decimal, as the population thresholds are (OWL keeps decimal and double
+    apart), in a lexical form without exponent; booleans xsd:boolean; integers of input order
+    xsd:integer; text xsd:string.
+    """
+    if isinstance(value, bool):
+        return Lit("true" if value else "false", str(XSD.boolean))
+    if isinstance(value, float | int | Decimal):
+        return Lit(format(Decimal(repr(float(value))), "f"), str(XSD.decimal))
+    return Lit(str(value), str(XSD.string))
 
 
 def patient_graph(patient: Patient, kb: KnowledgeBase, *, index: int = 0) -> PatientGraph:
@@ -66,16 +113,20 @@ def patient_graph(patient: Patient, kb: KnowledgeBase, *, index: int = 0) -> Pat
     breastfeeding (stated in the notes); every other missing value stays missing.
     """
     iri = PATIENT[f"p{index}"]
-    graph = Graph()
+    triples: list[Triple] = []
     renal = renal_function(patient)
-    result = PatientGraph(iri, graph, patient, renal, notes=list(renal.notes))
+    result = PatientGraph(iri, triples, patient, renal, notes=list(renal.notes))
+    me = str(iri)
 
-    def individual(node: URIRef, cls: URIRef) -> None:
-        graph.add((node, RDF.type, cls))
-        graph.add((node, RDF.type, OWL.NamedIndividual))
+    def add(subject: str, predicate: URIRef, obj: Term) -> None:
+        triples.append((subject, str(predicate), obj))
 
-    individual(iri, medkg_term("Patient"))
-    graph.add((iri, DCTERMS.identifier, Literal(patient.id)))
+    def individual(node: str, cls: str) -> None:
+        triples.append((node, _TYPE, Iri(cls)))
+        triples.append((node, _TYPE, _NAMED))
+
+    individual(me, str(medkg_term("Patient")))
+    add(me, DCTERMS.identifier, _literal(patient.id))
     pregnant, breastfeeding = patient.pregnant, patient.breastfeeding
     if patient.sex == "male":
         if pregnant is None and breastfeeding is None:
@@ -97,8 +148,7 @@ def patient_graph(patient: Patient, kb: KnowledgeBase, *, index: int = 0) -> Pat
     for term, raw in values.items():
         if raw is None:
             continue
-        literal = _decimal(raw) if isinstance(raw, float | int) and not isinstance(raw, bool) else Literal(raw)
-        graph.add((iri, medkg_term(term), literal))
+        add(me, medkg_term(term), _literal(raw))
         result.values[str(medkg_term(term))] = raw
 
     for number, name in enumerate(patient.conditions):
@@ -106,9 +156,9 @@ def patient_graph(patient: Patient, kb: KnowledgeBase, *, index: int = 0) -> Pat
         if condition is None:
             result.not_used.append(f"condition: {name}")
             continue
-        node = URIRef(f"{iri}/condition/{number}")
-        individual(node, URIRef(condition))
-        graph.add((iri, medkg_term("hasCondition"), node))
+        node = f"{iri}/condition/{number}"
+        individual(node, condition)
+        add(me, medkg_term("hasCondition"), Iri(node))
 
     for number, medication in enumerate(patient.medications):
         ingredients = kb.name_ingredients.get(normalise(medication.drug), [])
@@ -120,42 +170,42 @@ def patient_graph(patient: Patient, kb: KnowledgeBase, *, index: int = 0) -> Pat
                 "the dose given is the product's, so dose limits are not assessed for it"
             )
         for part, drug in enumerate(ingredients or [None]):
-            use = URIRef(f"{iri}/medication/{number}" + (f"/ingredient/{part}" if combination else ""))
-            individual(use, medkg_term("MedicationUse"))
-            graph.add((iri, medkg_term("takesMedication"), use))
-            graph.add((use, medkg_term("inputName"), Literal(medication.drug)))
-            graph.add((use, medkg_term("inputOrder"), Literal(number)))
-            result.uses[str(use)] = (medication.drug, drug)
-            result.positions[str(use)] = number
+            use = f"{iri}/medication/{number}" + (f"/ingredient/{part}" if combination else "")
+            individual(use, str(medkg_term("MedicationUse")))
+            add(me, medkg_term("takesMedication"), Iri(use))
+            add(use, medkg_term("inputName"), _literal(medication.drug))
+            add(use, medkg_term("inputOrder"), Lit(str(number), str(XSD.integer)))
+            result.uses[use] = (medication.drug, drug)
+            result.positions[use] = number
             if drug is None:
                 close = [kb.label(kb.drug_names[name]) for name in suggest(medication.drug, kb.drug_names)]
                 result.suggestions[medication.drug] = list(dict.fromkeys(close))
             else:
-                graph.add((use, medkg_term("ofDrug"), URIRef(drug)))
+                add(use, medkg_term("ofDrug"), Iri(drug))
             if medication.dose_mg is not None and not combination:
-                graph.add((use, medkg_term("doseMg"), _decimal(medication.dose_mg)))
+                add(use, medkg_term("doseMg"), _literal(medication.dose_mg))
             if medication.times_per_day is not None:
-                graph.add((use, medkg_term("timesPerDay"), _decimal(medication.times_per_day)))
+                add(use, medkg_term("timesPerDay"), _literal(medication.times_per_day))
             if medication.indication:
                 condition = resolve_condition(medication.indication, kb.condition_names)
                 if condition is None:
                     if part == 0:
                         result.not_used.append(f"indication: {medication.indication} (for {medication.drug})")
                 else:
-                    node = URIRef(f"{use}/indication")
-                    individual(node, URIRef(condition))
-                    graph.add((use, medkg_term("indication"), node))
+                    node = f"{use}/indication"
+                    individual(node, condition)
+                    add(use, medkg_term("indication"), Iri(node))
     for name in patient.allergies:
         allergen = resolve(name, kb.allergen_names)
         if allergen is None:
             result.not_used.append(f"allergy: {name} (not a drug or drug class medkg knows; not checked)")
         else:
-            graph.add((iri, medkg_term("allergicTo"), URIRef(allergen)))
+            add(me, medkg_term("allergicTo"), Iri(allergen))
     if patient.labs is not None:
         for lab, term in _LAB_PROPERTIES.items():
             lab_value = getattr(patient.labs, lab)
             if lab_value is not None:
-                graph.add((iri, medkg_term(term), _decimal(lab_value)))
+                add(me, medkg_term(term), _literal(lab_value))
                 result.values[str(medkg_term(term))] = lab_value
     return result
 

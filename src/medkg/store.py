@@ -84,6 +84,13 @@ class QueryStore:
         names = [variable.value for variable in results.variables]
         return [{name: python_value(solution[name]) for name in names} for solution in results]
 
+    def select_terms(self, query: str) -> list[dict[str, ox.NamedNode | ox.BlankNode | ox.Literal | None]]:
+        """Run a SELECT over the knowledge base; return rows of RDF terms (for compiling rules)."""
+        results = self._store.query(query)
+        assert isinstance(results, ox.QuerySolutions)
+        names = [variable.value for variable in results.variables]
+        return [{name: solution[name] for name in names} for solution in results]
+
     def construct(self, query: str, *, graph: ox.NamedNode | None = None) -> list[ox.Triple]:
         """Run a CONSTRUCT over the knowledge base (plus ``graph``) and return its triples."""
         results = self._store.query(query, default_graph=self._graphs(graph))

@@ -11,7 +11,7 @@ from typing import Any
 
 from .knowledge_base import KnowledgeBase, default_knowledge_base
 
-__all__ = ["generate_patient_dicts"]
+__all__ = ["generate_patient_dicts", "generate_varied_patient_dicts"]
 
 
 def generate_patient_dicts(
@@ -41,5 +41,69 @@ def generate_patient_dicts(
             data["crcl_ml_min"] = float(rng.randint(10, 120))
         if rng.random() < 0.5:
             data["child_pugh"] = rng.choice(["A", "B", "C"])
+        patients.append(data)
+    return patients
+
+
+def generate_varied_patient_dicts(
+    count: int, *, seed: int = 11, kb: KnowledgeBase | None = None
+) -> list[dict[str, Any]]:
+    """Return ``count`` patients that exercise every input the rules read (for engine agreement tests).
+
+    Besides drugs and doses, each may have brand names, unknown names, combination products,
+    missing doses, conditions and indications, allergies, labs (potassium mmol/L, QTc ms, INR),
+    pregnancy and lactation, dialysis, Child-Pugh class, eGFR, or serum creatinine with weight
+    instead of CrCl - all drawn from the knowledge base's own names. The same ``seed`` gives the
+    same patients. Not clinical data.
+    """
+    kb = kb or default_knowledge_base()
+    names = sorted(kb.name_ingredients)
+    conditions = sorted(kb.condition_names)
+    allergens = sorted(kb.allergen_names)
+    rng = random.Random(seed)
+    patients = []
+    for number in range(count):
+        medications: list[dict[str, Any]] = []
+        for _ in range(rng.randint(1, 9)):
+            medication: dict[str, Any] = {
+                "drug": rng.choice(names) if rng.random() > 0.05 else f"unknown drug {number}"
+            }
+            if rng.random() < 0.85:
+                medication["dose_mg"] = float(rng.choice([0.1, 0.25, 1, 2.5, 5, 10, 20, 40, 80, 160, 500, 1000]))
+            if rng.random() < 0.85:
+                medication["times_per_day"] = float(rng.choice([1, 2, 3, 4])) if rng.random() > 0.1 else 1 / 7
+            if rng.random() < 0.2:
+                medication["indication"] = rng.choice(conditions)
+            medications.append(medication)
+        if medications and rng.random() < 0.1:
+            medications.append(dict(medications[0]))  # the same drug twice
+        data: dict[str, Any] = {"id": f"varied-{number}", "medications": medications}
+        optional: dict[str, Any] = {
+            "age_years": float(rng.choice([17, 40, 64.9, 65, 70, 79, 80, 85, 95])),
+            "sex": rng.choice(["female", "male"]),
+            "child_pugh": rng.choice(["A", "B", "C"]),
+            "dialysis": rng.random() < 0.3,
+            "egfr_ml_min_1_73m2": float(rng.choice([10, 14.9, 15, 25, 29.9, 30, 44, 45, 59, 60, 90])),
+            "conditions": rng.sample(conditions, rng.randint(1, 3)),
+            "allergies": rng.sample(allergens, rng.randint(1, 2)),
+            "labs": {
+                "potassium_mmol_l": rng.choice([3.0, 4.5, 5.0, 5.5, 6.1]),
+                "qtc_ms": float(rng.choice([420, 440, 450, 470, 500, 520])),
+                "inr": rng.choice([1.0, 2.5, 3.5, 4.5]),
+            },
+        }
+        for key, value in optional.items():
+            if rng.random() < 0.6:
+                data[key] = value
+        renal = rng.random()
+        if renal < 0.4:
+            data["crcl_ml_min"] = float(rng.choice([9.9, 10, 15, 20, 25, 29.9, 30, 35, 45, 50, 60, 80]))
+        elif renal < 0.7:
+            data["serum_creatinine_mg_dl"] = rng.choice([0.8, 1.2, 2.0, 3.5])
+            data["weight_kg"] = float(rng.choice([45, 70, 100]))
+            data.setdefault("age_years", 75.0)
+        if data.get("sex") == "female" and rng.random() < 0.5:
+            data["pregnant"] = rng.random() < 0.5
+            data["breastfeeding"] = rng.random() < 0.5
         patients.append(data)
     return patients

@@ -1,0 +1,571 @@
+"""Where the compiled rules are applied: the default engine's evaluation, without SPARQL per patient.
+
+For each patient this module classifies the patient into the populations defined in OWL
+(as ``queries/classify/patient-populations.rq`` does) and produces, for every query of
+``queries/rules/`` and ``queries/not-assessed/``, the rows that query would return on the
+same patient - same variables, same values - from the indexes of the
+:class:`~medkg.rulebook.Rulebook`. :mod:`medkg.findings` turns the rows into findings, so
+both engines share every line of explanation. ``tests/test_compiled_engine.py`` checks that
+the rows are identical to the SPARQL engine's.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from itertools import product
+
+from .patient_graph import Iri, Lit, PatientGraph, Term
+from .rulebook import MEDKG, Number, Rule, Rulebook, number_of
+from .store import Row
+
+__all__ = ["COMPILED_QUERIES", "PatientFacts", "evaluate", "facts_of"]
+
+_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+_NAMED = "http://www.w3.org/2002/07/owl#NamedIndividual"
+_TAKES = MEDKG + "takesMedication"
+_OF_DRUG = MEDKG + "ofDrug"
+_DOSE = MEDKG + "doseMg"
+_TIMES = MEDKG + "timesPerDay"
+_INDICATION = MEDKG + "indication"
+_INPUT_NAME = MEDKG + "inputName"
+_ALLERGIC = MEDKG + "allergicTo"
+_PATIENT = MEDKG + "Patient"
+_XSD = "http://www.w3.org/2001/XMLSchema#"
+_FACETS = {
+    _XSD + "minInclusive": lambda value, limit: value >= limit,
+    _XSD + "minExclusive": lambda value, limit: value > limit,
+    _XSD + "maxInclusive": lambda value, limit: value <= limit,
+    _XSD + "maxExclusive": lambda value, limit: value < limit,
+}
+#: A classification that keeps adding types after this many rounds is a loop (as in engines.py).
+_MAX_ROUNDS = 20
+
+
+@dataclass
+class Use:
+    """One medication use: its IRI, drug (None if unidentified), daily-dose parts and indications."""
+
+    iri: str
+    name: str
+    drug: str | None
+    doses: list[Number]
+    times: list[Number]
+    indications: list[str]  # condition classes of the use's indication nodes
+
+
+@dataclass
+class PatientFacts:
+    """A patient's triples arranged for rule evaluation."""
+
+    iri: str
+    statements: dict[str, list[Term]]  # the patient's own property -> values (rdf:type apart)
+    types: set[str]
+    uses: list[Use]
+    drugs: list[str]  # distinct drugs, in first-use order
+    allergies: list[str]
+    node_types: dict[str, set[str]] = field(default_factory=dict)
+    _numbers: dict[str, list[Number]] = field(default_factory=dict)
+
+    def numbers(self, prop: str) -> list[Number]:
+        """Return the numeric values of one of the patient's own properties (parsed once)."""
+        if prop not in self._numbers:
+            self._numbers[prop] = [n for n in map(number_of, self.statements.get(prop, [])) if n is not None]
+        return self._numbers[prop]
+
+
+def facts_of(pg: PatientGraph) -> PatientFacts:
+    """Arrange the triples of ``pg`` by subject for evaluation."""
+    about: dict[str, dict[str, list[Term]]] = defaultdict(lambda: defaultdict(list))
+    node_types: dict[str, set[str]] = defaultdict(set)
+    for subject, predicate, obj in pg.triples:
+        if predicate == _TYPE:
+            node_types[subject].add(obj.value if isinstance(obj, Iri) else "")
+        else:
+            about[subject][predicate].append(obj)
+    me = str(pg.iri)
+    statements = about.get(me, {})
+    uses = []
+    for use in statements.get(_TAKES, []):
+        if not isinstance(use, Iri):
+            continue
+        own = about.get(use.value, {})
+        drug = next((t.value for t in own.get(_OF_DRUG, []) if isinstance(t, Iri)), None)
+        name = next((t.lexical for t in own.get(_INPUT_NAME, []) if isinstance(t, Lit)), "")
+        indications = [
+            cls for node in own.get(_INDICATION, []) if isinstance(node, Iri) for cls in node_types.get(node.value, ())
+        ]
+        uses.append(
+            Use(
+                iri=use.value,
+                name=name,
+                drug=drug,
+                doses=[n for n in map(number_of, own.get(_DOSE, [])) if n is not None],
+                times=[n for n in map(number_of, own.get(_TIMES, [])) if n is not None],
+                indications=indications,
+            )
+        )
+    drugs = list(dict.fromkeys(u.drug for u in uses if u.drug is not None))
+    allergies = [t.value for t in statements.get(_ALLERGIC, []) if isinstance(t, Iri)]
+    return PatientFacts(me, dict(statements), set(node_types.get(me, ())), uses, drugs, allergies, dict(node_types))
+
+
+# --- classification -----------------------------------------------------------------------
+
+
+def _restriction_met(book: Rulebook, facts: PatientFacts, part: str) -> bool:
+    """Whether one restriction part holds for the patient (any of the classification query's branches)."""
+    check = book.part_checks.get(part)
+    if check is None or check.properties.isdisjoint(facts.statements):
+        return False
+    statements = facts.statements
+    for prop, wanted in check.values:
+        if not wanted.isdisjoint(statements.get(prop, ())):
+            return True
+    for prop, filler in check.classes:
+        for value in statements.get(prop, ()):
+            if isinstance(value, Iri):
+                kinds = facts.node_types.get(value.value, set()) | book.types.get(value.value, frozenset())
+                if any(book.at_or_below(kind, filler) for kind in kinds):
+                    return True
+    for prop, facets in check.facets:
+        numbers = facts.numbers(prop)
+        if numbers and all(
+            limit is not None and _FACETS[facet](_comparable(value, limit), _comparable(limit, value))
+            for value in numbers
+            for facet, limit in facets
+        ):
+            return True
+    return False
+
+
+def _comparable(number: Number, other: Number) -> Decimal | float:
+    # decimal and integer compare exactly; a double on either side compares as double (SPARQL promotion)
+    if isinstance(number.exact, float) or isinstance(other.exact, float):
+        return float(number.exact)
+    return number.exact
+
+
+def classify(book: Rulebook, facts: PatientFacts) -> set[str]:
+    """Add to ``facts.types`` every defined class the patient belongs to (to a fixpoint); return them.
+
+    Raises:
+        RuntimeError: if the definitions keep adding classes (a loop).
+    """
+    types = facts.types
+    if _PATIENT not in types:
+        return types
+    met: dict[str, bool] = {}
+
+    def holds(part: str) -> bool:
+        if part in types:
+            return True
+        if part not in met:
+            met[part] = _restriction_met(book, facts, part)
+        return met[part]
+
+    for _ in range(_MAX_ROUNDS):
+        added = False
+        for cls, parts in book.intersections.items():
+            if cls not in types and all(holds(part) for part in parts):
+                types.add(cls)
+                added = True
+        for cls, parts in book.unions.items():
+            if cls not in types and any(part in types for part in parts):
+                types.add(cls)
+                added = True
+        if not added:
+            return types
+    raise RuntimeError("patient classification did not reach a fixpoint")
+
+
+# --- rules ----------------------------------------------------------------------------------
+
+
+def _in_populations(rule: Rule, facts: PatientFacts) -> bool:
+    return all(p in facts.types for p in rule.iris("requiresPopulation"))
+
+
+def _populations(rule: Rule) -> list[str | None]:
+    return list(rule.iris("requiresPopulation")) or [None]
+
+
+def _row(**values: object) -> Row:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _indications_met(book: Rulebook, rule: Rule, use: Use) -> list[str | None]:
+    wanted = rule.iris("forIndication")
+    if not wanted:
+        return [None]
+    return [i for i in wanted if any(book.at_or_below(c, i) for c in use.indications)]
+
+
+def _drug_rule(book: Rulebook, rule: Rule, facts: PatientFacts) -> Iterator[Row]:
+    if not _in_populations(rule, facts):
+        return
+    for use in facts.uses:
+        if use.drug is None:
+            continue
+        for via in rule.iris("appliesToDrug"):
+            if book.is_a(use.drug, via):
+                for indication, population in product(_indications_met(book, rule, use), _populations(rule)):
+                    yield _row(
+                        patient=facts.iri, rule=rule.iri, key=use.drug, drug=use.drug, use=use.iri,
+                        via=via, population=population, indication=indication,
+                    )  # fmt: skip
+
+
+def _ordered_pairs(facts: PatientFacts) -> Iterator[tuple[str, str]]:
+    for first in facts.drugs:
+        for second in facts.drugs:
+            if first != second:
+                yield first, second
+
+
+def _pair_rule(book: Rulebook, rule: Rule, facts: PatientFacts) -> Iterator[Row]:
+    if not _in_populations(rule, facts):
+        return
+    for obj, precipitant in _ordered_pairs(facts):
+        for object_class in rule.iris("objectDrug"):
+            if not book.is_a(obj, object_class):
+                continue
+            for precipitant_class in rule.iris("precipitantDrug"):
+                if not book.is_a(precipitant, precipitant_class):
+                    continue
+                key = f"{obj} {precipitant}" if obj < precipitant else f"{precipitant} {obj}"
+                for population in _populations(rule):
+                    yield _row(
+                        patient=facts.iri,
+                        rule=rule.iri,
+                        key=key,
+                        drug=obj,
+                        role="object",
+                        via=object_class,
+                        population=population,
+                    )
+                    yield _row(patient=facts.iri, rule=rule.iri, key=key, drug=precipitant, role="precipitant", via=precipitant_class, population=population)  # fmt: skip
+
+
+def _shown(total: Decimal | float, integer: bool) -> int | float:
+    return int(total) if integer else float(total)
+
+
+def _dose_range_rule(book: Rulebook, rule: Rule, facts: PatientFacts) -> Iterator[Row]:
+    groups: dict[tuple[str, str, str | None], list[tuple[Number, Number]]] = defaultdict(list)
+    for via in rule.iris("appliesToDrug"):
+        for use in facts.uses:
+            if use.drug is None or not book.is_a(use.drug, via):
+                continue
+            for indication in _indications_met(book, rule, use):
+                for dose, times in product(use.doses, use.times):
+                    groups[(use.drug, via, indication)].append((dose, times))
+    if not groups or not _in_populations(rule, facts):
+        return
+    needed = rule.iris("requiresCoMedication")
+    for (drug, via, indication), parts in sorted(groups.items(), key=repr):
+        if not all(any(o != drug and book.is_a(o, n) for o in facts.drugs) for n in needed):
+            continue
+        exact = sum((_comparable(d, t) * _comparable(t, d) for d, t in parts), Decimal(0))  # type: ignore[operator]
+        integer = all(d.integer and t.integer for d, t in parts)
+        value = _shown(exact, integer)
+        co_medications: list[str | None] = [
+            other for n in needed for other in facts.drugs if other != drug and book.is_a(other, n)
+        ] or [None]
+        limits = [("maximum", limit) for limit in rule.numbers("maximumDailyDoseMg")]
+        limits += [("minimum", limit) for limit in rule.numbers("minimumDailyDoseMg")]
+        for limit_type, limit in limits:
+            exceeded = exact > limit.exact if limit_type == "maximum" else exact < limit.exact
+            if not exceeded:
+                continue
+            for co, population in product(co_medications, _populations(rule)):
+                yield _row(
+                    patient=facts.iri, rule=rule.iri, key=drug, drug=drug, via=via, value=value, limit=limit.shown,
+                    limitType=limit_type, population=population, indication=indication, coMedication=co,
+                )  # fmt: skip
+
+
+def _count_rule(book: Rulebook, rule: Rule, facts: PatientFacts) -> Iterator[Row]:
+    classes = rule.iris("countsMembersOf")
+    members = [d for d in facts.drugs if any(c in book.types.get(d, ()) for c in classes)]
+    if not members or not _in_populations(rule, facts):
+        return
+    count = len(members)
+    for limit, via in product(rule.numbers("minimumDrugCount"), classes):
+        if count < limit.exact:
+            continue
+        for drug in facts.drugs:
+            if via in book.types.get(drug, ()):
+                for population in _populations(rule):
+                    yield _row(patient=facts.iri, rule=rule.iri, key="", drug=drug, via=via, count=count, limit=limit.shown, population=population)  # fmt: skip
+
+
+def _duplicate_therapy_rule(book: Rulebook, rule: Rule, facts: PatientFacts) -> Iterator[Row]:
+    same_only = rule.flag("sameIngredientOnly")
+    uses = sorted((u for u in facts.uses if u.drug is not None), key=lambda u: u.iri)
+    for i, first in enumerate(uses):
+        for second in uses[i + 1 :]:
+            drug1, drug2 = first.drug, second.drug
+            assert drug1 is not None and drug2 is not None
+            if (drug1 == drug2) != same_only:
+                continue
+            for via in rule.iris("appliesToDrug"):
+                if book.is_a(drug1, via) and book.is_a(drug2, via):
+                    key = drug1 if drug1 == drug2 else ""
+                    yield _row(patient=facts.iri, rule=rule.iri, key=key, drug=drug1, via=via)
+                    yield _row(patient=facts.iri, rule=rule.iri, key=key, drug=drug2, via=via)
+
+
+def _mechanism_rule(book: Rulebook, rule: Rule, facts: PatientFacts) -> Iterator[Row]:
+    if not _in_populations(rule, facts):
+        return
+    only, targets = rule.iris("onEnzyme"), rule.iris("objectDrug")
+    for precipitant_role, object_role in product(rule.iris("precipitantRole"), rule.iris("objectRole")):
+        for obj, precipitant in _ordered_pairs(facts):
+            enzymes = {t.value for t in book.drug_values.get((precipitant, precipitant_role), ()) if isinstance(t, Iri)}
+            if not enzymes:
+                continue
+            shared = enzymes & {t.value for t in book.drug_values.get((obj, object_role), ()) if isinstance(t, Iri)}
+            if not all(book.is_a(obj, target) for target in targets):
+                continue
+            for enzyme in sorted(shared):
+                if any(o != enzyme for o in only):
+                    continue
+                key = f"{obj} {precipitant}"
+                for population in _populations(rule):
+                    yield _row(patient=facts.iri, rule=rule.iri, key=key, drug=obj, role="object", via=object_role, enzyme=enzyme, population=population)  # fmt: skip
+                    yield _row(patient=facts.iri, rule=rule.iri, key=key, drug=precipitant, role="precipitant", via=precipitant_role, enzyme=enzyme, population=population)  # fmt: skip
+
+
+def _omission_rule(book: Rulebook, rule: Rule, facts: PatientFacts) -> Iterator[Row]:
+    populations = rule.iris("requiresPopulation")
+    if not populations or not _in_populations(rule, facts):
+        return
+    for omitted in rule.iris("omittedDrug"):
+        if any(book.is_a(taken, omitted) for taken in facts.drugs):
+            continue
+        for population in populations:
+            yield _row(patient=facts.iri, rule=rule.iri, key="", omitted=omitted, population=population)
+
+
+def _scores(book: Rulebook, drug: str, prop: str) -> list[Number]:
+    return [n for n in map(number_of, book.drug_values.get((drug, prop), ())) if n is not None]
+
+
+def _sum_rule(book: Rulebook, rule: Rule, facts: PatientFacts) -> Iterator[Row]:
+    properties = rule.iris("sumsScore")
+    points = [n for drug in facts.drugs for prop in properties for n in _scores(book, drug, prop)]
+    if not points or not _in_populations(rule, facts):
+        return
+    exact = sum((_comparable(p, p) for p in points), Decimal(0))
+    total = _shown(exact, all(p.integer for p in points))
+    for limit, via in product(rule.numbers("minimumTotal"), properties):
+        if exact < limit.exact:
+            continue
+        for drug in facts.drugs:
+            for score in _scores(book, drug, via):
+                for population in _populations(rule):
+                    yield _row(patient=facts.iri, rule=rule.iri, key="", drug=drug, via=via, score=score.shown, total=total, limit=limit.shown, population=population)  # fmt: skip
+
+
+def _allergy_rule(book: Rulebook, rule: Rule, facts: PatientFacts) -> Iterator[Row]:
+    if not facts.allergies or not _in_populations(rule, facts):
+        return
+    same = rule.flag("sameAsAllergen")
+    for allergen, allergen_class in product(facts.allergies, rule.iris("allergen")):
+        if not (book.is_a(allergen, allergen_class) or allergen_class in book.ancestors.get(allergen, ())):
+            continue
+        for drug, via in product(facts.drugs, rule.iris("appliesToDrug")):
+            if not book.is_a(drug, via) or (same and not book.is_a(drug, allergen)):
+                continue
+            for population in _populations(rule):
+                yield _row(patient=facts.iri, rule=rule.iri, key=drug, drug=drug, via=via, allergen=allergen, population=population)  # fmt: skip
+
+
+def _combination_rule(book: Rulebook, rule: Rule, facts: PatientFacts) -> Iterator[Row]:
+    needed = rule.iris("requiresMemberOf")
+    if not all(any(book.is_a(d, n) for d in facts.drugs) for n in needed) or not _in_populations(rule, facts):
+        return
+    for via in needed:
+        for drug in facts.drugs:
+            if book.is_a(drug, via):
+                for population in _populations(rule):
+                    yield _row(patient=facts.iri, rule=rule.iri, key="", drug=drug, via=via, population=population)
+
+
+_RULE_KINDS = {
+    "rules/drug-rule": ("DrugRule", _drug_rule),
+    "rules/pair-rule": ("PairRule", _pair_rule),
+    "rules/dose-range-rule": ("DoseRangeRule", _dose_range_rule),
+    "rules/count-rule": ("CountRule", _count_rule),
+    "rules/duplicate-therapy-rule": ("DuplicateTherapyRule", _duplicate_therapy_rule),
+    "rules/mechanism-rule": ("MechanismRule", _mechanism_rule),
+    "rules/omission-rule": ("OmissionRule", _omission_rule),
+    "rules/sum-rule": ("SumRule", _sum_rule),
+    "rules/allergy-rule": ("AllergyRule", _allergy_rule),
+    "rules/combination-rule": ("CombinationRule", _combination_rule),
+}
+
+
+def _candidates(book: Rulebook, facts: PatientFacts) -> dict[str, list[Rule]]:
+    """Return the rules of each kind that can fire for the patient: a superset found through the book's index.
+
+    A rule can fire only if a drug the patient takes is (or is a member of) a drug or class the
+    rule names; each rule function then applies the query's full conditions.
+    """
+    matched = set(facts.drugs)
+    for drug in facts.drugs:
+        matched.update(book.types.get(drug, ()))
+    held = {prop for drug in facts.drugs for (d, prop) in _drug_properties(book, drug) if d == drug}
+    by = book.rules_by
+    pairs = by("PairRule", "objectDrug", matched)
+    return {
+        "DrugRule": by("DrugRule", "appliesToDrug", matched),
+        "PairRule": [r for r in pairs if any(p in matched for p in r.iris("precipitantDrug"))],
+        "DoseRangeRule": by("DoseRangeRule", "appliesToDrug", matched),
+        "CountRule": by("CountRule", "countsMembersOf", matched),
+        "DuplicateTherapyRule": by("DuplicateTherapyRule", "appliesToDrug", matched),
+        "MechanismRule": [
+            r for r in by("MechanismRule", "precipitantRole", held) if any(o in held for o in r.iris("objectRole"))
+        ],
+        "OmissionRule": [
+            r for r in book.rules.get("OmissionRule", ()) if all(p in facts.types for p in r.iris("requiresPopulation"))
+        ],
+        "SumRule": by("SumRule", "sumsScore", held),
+        "AllergyRule": by("AllergyRule", "appliesToDrug", matched) if facts.allergies else [],
+        "CombinationRule": [
+            r
+            for r in by("CombinationRule", "requiresMemberOf", matched)
+            if all(n in matched for n in r.iris("requiresMemberOf"))
+        ],
+        # missing patient data concerns rules whatever their populations
+        "OmissionRule:any": list(book.rules.get("OmissionRule", ())),
+    }
+
+
+def _drug_properties(book: Rulebook, drug: str) -> list[tuple[str, str]]:
+    return book.drug_keys.get(drug, [])
+
+
+# --- not assessed ---------------------------------------------------------------------------
+
+
+def _missing_dose(book: Rulebook, facts: PatientFacts, candidates: dict[str, list[Rule]]) -> Iterator[Row]:
+    for rule in candidates["DoseRangeRule"]:
+        for use in facts.uses:
+            if use.drug is None or (use.doses and use.times):
+                continue
+            if any(book.is_a(use.drug, via) for via in rule.iris("appliesToDrug")):
+                yield _row(patient=facts.iri, rule=rule.iri, drug=use.drug, use=use.iri)
+
+
+def _unidentified(_book: Rulebook, facts: PatientFacts, _candidates: dict[str, list[Rule]]) -> Iterator[Row]:
+    for use in facts.uses:
+        if use.drug is None:
+            yield _row(patient=facts.iri, use=use.iri, name=use.name)
+
+
+def _concerned_drugs(book: Rulebook, rule: Rule, facts: PatientFacts) -> Iterable[str | None]:
+    """Yield the drugs to which a rule of the kinds missing-patient-data covers applies (None: the whole list)."""
+    if rule.kind == "DrugRule":
+        for use in facts.uses:
+            if (
+                use.drug is not None
+                and any(book.is_a(use.drug, v) for v in rule.iris("appliesToDrug"))
+                and _indications_met(book, rule, use)
+            ):
+                yield use.drug
+    elif rule.kind == "DoseRangeRule":
+        for drug in facts.drugs:
+            if any(book.is_a(drug, v) for v in rule.iris("appliesToDrug")):
+                yield drug
+    elif rule.kind == "PairRule":
+        pairs = list(product(rule.iris("objectDrug"), rule.iris("precipitantDrug")))
+        for drug, partner in _ordered_pairs(facts):
+            if any(
+                (book.is_a(drug, o) and book.is_a(partner, p)) or (book.is_a(drug, p) and book.is_a(partner, o))
+                for o, p in pairs
+            ):
+                yield drug
+    elif rule.kind == "CountRule":
+        for cls, minimum in product(rule.iris("countsMembersOf"), rule.numbers("minimumDrugCount")):
+            members = [d for d in facts.drugs if cls in book.types.get(d, ())]
+            if len(members) >= minimum.exact:
+                yield from members
+    elif rule.kind == "OmissionRule":
+        yield None
+
+
+def _missing_properties(book: Rulebook, facts: PatientFacts, population: str) -> list[tuple[str, str]]:
+    return [(p, d) for p, d in book.population_properties.get(population, ()) if not facts.statements.get(p)]
+
+
+def _missing_patient_data(book: Rulebook, facts: PatientFacts, candidates: dict[str, list[Rule]]) -> Iterator[Row]:
+    seen: set[tuple[object, ...]] = set()
+    for kind in ("DrugRule", "DoseRangeRule", "PairRule", "CountRule", "OmissionRule:any"):
+        for rule in candidates[kind]:
+            required = rule.iris("requiresPopulation")
+            unmet = [p for p in required if p not in facts.types]
+            if not unmet:
+                continue
+            drugs = list(dict.fromkeys(_concerned_drugs(book, rule, facts)))
+            if not drugs:
+                continue
+            for population in unmet:
+                # another required population known not to hold (none of its values missing) rules the rule out
+                if any(o != population and not _missing_properties(book, facts, o) for o in unmet):
+                    continue
+                for (prop, domain), drug in product(_missing_properties(book, facts, population), drugs):
+                    row = (rule.iri, drug, population, prop, domain)
+                    if row not in seen:
+                        seen.add(row)
+                        yield _row(patient=facts.iri, rule=rule.iri, drug=drug, population=population, property=prop, domain=domain)  # fmt: skip
+
+
+_NOT_ASSESSED = {
+    "not-assessed/missing-dose": _missing_dose,
+    "not-assessed/unidentified-medication": _unidentified,
+    "not-assessed/missing-patient-data": _missing_patient_data,
+}
+
+#: The query names whose rows this module produces.
+COMPILED_QUERIES = frozenset(_RULE_KINDS) | frozenset(_NOT_ASSESSED)
+
+
+@dataclass
+class Evaluation:
+    """What the compiled engine derived: rows per query name, populations and drug classes per patient."""
+
+    rows: dict[str, list[Row]]
+    populations: dict[str, list[str]]
+    drug_classes: dict[str, dict[str, list[str]]]
+
+
+def evaluate(book: Rulebook, patients: Iterable[PatientGraph]) -> Evaluation:
+    """Classify ``patients`` and produce the rows of every compiled query for them.
+
+    Raises:
+        RuntimeError: if a patient's classification does not reach a fixpoint.
+    """
+    rows: dict[str, list[Row]] = {name: [] for name in COMPILED_QUERIES}
+    populations: dict[str, list[str]] = {}
+    drug_classes: dict[str, dict[str, list[str]]] = {}
+    book.prepare_part_checks(_FACETS)
+    for pg in patients:
+        facts = facts_of(pg)
+        classify(book, facts)
+        candidates = _candidates(book, facts)
+        for name, (kind, apply) in _RULE_KINDS.items():
+            for rule in candidates[kind]:
+                rows[name].extend(apply(book, rule, facts))
+        for name, collect in _NOT_ASSESSED.items():
+            rows[name].extend(collect(book, facts, candidates))
+        found = sorted(p.rsplit("/", 1)[-1] for p in facts.types if p in book.populations)
+        if found:
+            populations[facts.iri] = found
+        drug_classes[facts.iri] = {
+            d: sorted(t for t in book.types.get(d, ()) if t != _NAMED and not t.startswith("_:")) for d in facts.drugs
+        }
+    return Evaluation(rows, populations, drug_classes)

@@ -1,0 +1,350 @@
+"""The compiled rule book: the knowledge base's rules and the facts they read, as Python indexes.
+
+The queries in ``queries/compile/`` read, once per build, everything the rule queries of
+``queries/rules/`` and ``queries/not-assessed/`` look up in the knowledge base: the
+materialised types of drugs and classes, the class hierarchy, the OWL definitions of
+populations, the enzyme roles and scores rules name, and every rule with its parameters.
+:mod:`medkg.compiled` applies them to patients without a query per patient.
+
+Nothing clinical is written here: drugs, classes, thresholds and rules come from the graph.
+The book is cached next to the build (``rulebook.pickle``) and recompiled when the build,
+the compile queries or medkg's version change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import tempfile
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import NamedTuple
+
+import pyoxigraph as ox
+
+from . import __version__
+from .patient_graph import Iri, Lit, Term
+from .queries import query_files, query_text
+from .store import QueryStore
+
+__all__ = ["Number", "Rule", "Rulebook", "compile_rulebook", "load_rulebook", "number_of"]
+
+MEDKG = "https://w3id.org/medkg/ontology#"
+_XSD = "http://www.w3.org/2001/XMLSchema#"
+_INTEGERS = frozenset(
+    _XSD + name
+    for name in (
+        "integer",
+        "int",
+        "long",
+        "short",
+        "byte",
+        "nonNegativeInteger",
+        "positiveInteger",
+        "nonPositiveInteger",
+        "negativeInteger",
+        "unsignedInt",
+        "unsignedLong",
+        "unsignedShort",
+        "unsignedByte",
+    )
+)
+_DECIMALS = frozenset({_XSD + "decimal"})
+_FLOATS = frozenset({_XSD + "double", _XSD + "float"})
+#: Bump when the pickled layout changes.
+_FORMAT = 4
+
+
+class Number(NamedTuple):
+    """A numeric literal as the rule queries see it.
+
+    ``exact`` for comparisons (Decimal for xsd:decimal and integers, as SPARQL compares them;
+    float for xsd:double), ``shown`` as a query row gives it (int or float).
+    """
+
+    exact: Decimal | float
+    shown: int | float
+    integer: bool
+
+
+def number_of(term: Term) -> Number | None:
+    """Return the number a literal holds, or None for a non-numeric term (or a malformed lexical form)."""
+    if not isinstance(term, Lit):
+        return None
+    try:
+        if term.datatype in _INTEGERS:
+            value = int(term.lexical)
+            return Number(Decimal(value), value, True)
+        if term.datatype in _DECIMALS:
+            exact = Decimal(term.lexical)
+            return Number(exact, float(exact), False)
+        if term.datatype in _FLOATS:
+            number = float(term.lexical)
+            return Number(number, number, False)
+    except (ValueError, ArithmeticError):
+        return None
+    return None
+
+
+def _term(node: ox.NamedNode | ox.BlankNode | ox.Literal | None) -> Term:
+    if isinstance(node, ox.Literal):
+        return Lit(node.value, node.datatype.value)
+    if isinstance(node, ox.BlankNode):
+        return Iri(f"_:{node.value}")
+    assert node is not None
+    return Iri(node.value)
+
+
+def _text(node: ox.NamedNode | ox.BlankNode | ox.Literal | None) -> str:
+    if isinstance(node, ox.BlankNode):
+        return f"_:{node.value}"
+    assert node is not None
+    return node.value
+
+
+@dataclass
+class Rule:
+    """One rule: IRI, kind (local name of its rule class) and parameters by property local name.
+
+    Parameter values are IRIs (str), :class:`Number` or bool.
+    """
+
+    iri: str
+    kind: str
+    params: dict[str, list[object]] = field(default_factory=dict)
+    _iris: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
+    _numbers: dict[str, tuple[Number, ...]] = field(default_factory=dict, repr=False)
+
+    def freeze(self) -> None:
+        """Sort the parameter values and index them by type (called once when compiled)."""
+        for name, values in self.params.items():
+            values.sort(key=repr)
+            self._iris[name] = tuple(v for v in values if isinstance(v, str))
+            self._numbers[name] = tuple(v for v in values if isinstance(v, Number))
+
+    def iris(self, name: str) -> tuple[str, ...]:
+        """Return the IRI values of parameter ``name`` (e.g. ``appliesToDrug``)."""
+        return self._iris.get(name, ())
+
+    def numbers(self, name: str) -> tuple[Number, ...]:
+        """Return the numeric values of parameter ``name`` (e.g. ``maximumDailyDoseMg``, mg/day)."""
+        return self._numbers.get(name, ())
+
+    def flag(self, name: str) -> bool:
+        """Return a boolean parameter, false when absent (as ``COALESCE(?x, false)`` in the queries)."""
+        return any(v is True for v in self.params.get(name, []))
+
+
+class Restriction(NamedTuple):
+    """A property restriction a patient value can meet: kind is hasValue, someClass, oneOf or facet.
+
+    ``limit`` is the facet's number (None for other kinds or a non-numeric facet value).
+    """
+
+    property: str
+    kind: str
+    value: Term
+    facet: str | None
+    limit: Number | None = None
+
+
+class PartCheck(NamedTuple):
+    """One definition part's restrictions, arranged for evaluation.
+
+    ``properties``: the patient properties it reads; ``values``: (property, terms any of which
+    meets it: owl:hasValue, owl:oneOf); ``classes``: (property, owl:someValuesFrom class);
+    ``facets``: (property, [(facet IRI, limit)]) - all facets of a property must hold.
+    """
+
+    properties: frozenset[str]
+    values: tuple[tuple[str, frozenset[Term]], ...]
+    classes: tuple[tuple[str, str], ...]
+    facets: tuple[tuple[str, tuple[tuple[str, Number | None], ...]], ...]
+
+
+@dataclass
+class Rulebook:
+    """Everything the compiled engine reads from the knowledge base (see the module docstring).
+
+    Attributes:
+        types: drug or class IRI -> its rdf:types (as materialised at build time).
+        ancestors: class IRI -> its strict superclasses (rdfs:subClassOf+).
+        intersections / unions: defined class -> the parts of its owl:equivalentClass definition.
+        restrictions: part (blank node id or IRI) -> the restrictions it holds.
+        population_properties: required population -> [(patient property, clinical domain)].
+        populations: classes reported as populations.
+        drug_values: (drug IRI, property IRI) -> values (enzyme IRIs of a role; score numbers).
+        rules: rule kind local name -> rules of that kind.
+    """
+
+    types: dict[str, frozenset[str]]
+    ancestors: dict[str, frozenset[str]]
+    intersections: dict[str, list[str]]
+    unions: dict[str, list[str]]
+    restrictions: dict[str, list[Restriction]]
+    population_properties: dict[str, list[tuple[str, str]]]
+    populations: frozenset[str]
+    drug_values: dict[tuple[str, str], list[Term]]
+    rules: dict[str, list[Rule]]
+    key: str = ""
+    #: (rule kind, parameter) -> parameter value -> rules of that kind with that value.
+    index: dict[tuple[str, str], dict[str, list[Rule]]] = field(default_factory=dict)
+    #: drug IRI -> the (drug, property) keys of :attr:`drug_values` it has.
+    drug_keys: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    #: restriction part -> its :class:`PartCheck` (see :meth:`prepare_part_checks`).
+    part_checks: dict[str, PartCheck] = field(default_factory=dict)
+
+    def prepare_part_checks(self, known_facets: Iterable[str]) -> None:
+        """Arrange :attr:`restrictions` into :attr:`part_checks` (once; facets outside ``known_facets`` are ignored)."""
+        if self.part_checks or not self.restrictions:
+            return
+        allowed = set(known_facets)
+        for part, restrictions in self.restrictions.items():
+            values: dict[str, set[Term]] = defaultdict(set)
+            facets: dict[str, list[tuple[str, Number | None]]] = defaultdict(list)
+            classes = []
+            for r in restrictions:
+                if r.kind in {"hasValue", "oneOf"}:
+                    values[r.property].add(r.value)
+                elif r.kind == "someClass" and isinstance(r.value, Iri):
+                    classes.append((r.property, r.value.value))
+                elif r.kind == "facet" and r.facet in allowed:
+                    facets[r.property].append((r.facet, r.limit))
+            self.part_checks[part] = PartCheck(
+                frozenset(r.property for r in restrictions),
+                tuple((k, frozenset(v)) for k, v in values.items()),
+                tuple(classes),
+                tuple((k, tuple(v)) for k, v in facets.items()),
+            )
+
+    def __post_init__(self) -> None:
+        """Index every rule by each IRI parameter value (to find the rules a patient's drugs can fire)."""
+        for kind, rules in self.rules.items():
+            for rule in rules:
+                for name, values in rule._iris.items():
+                    for value in values:
+                        self.index.setdefault((kind, name), {}).setdefault(value, []).append(rule)
+        for key in self.drug_values:
+            self.drug_keys.setdefault(key[0], []).append(key)
+
+    def rules_by(self, kind: str, name: str, values: Iterable[str]) -> list[Rule]:
+        """Rules of ``kind`` whose parameter ``name`` takes one of ``values`` (each once, in book order)."""
+        table = self.index.get((kind, name))
+        if not table:
+            return []
+        return list({id(r): r for v in values for r in table.get(v, ())}.values())
+
+    def is_a(self, thing: str, target: str) -> bool:
+        """``thing = target || thing a target`` (the rule queries' drug-or-class match)."""
+        return thing == target or target in self.types.get(thing, ())
+
+    def at_or_below(self, cls: str, target: str) -> bool:
+        """``cls rdfs:subClassOf* target``."""
+        return cls == target or target in self.ancestors.get(cls, ())
+
+
+def _rows(
+    store: QueryStore, root: Path | None, name: str
+) -> list[dict[str, ox.NamedNode | ox.BlankNode | ox.Literal | None]]:
+    return store.select_terms(query_text(f"compile/{name}", root))
+
+
+def _local(iri: str) -> str:
+    return iri[len(MEDKG) :] if iri.startswith(MEDKG) else iri
+
+
+def _parameter(node: ox.NamedNode | ox.BlankNode | ox.Literal | None) -> object:
+    term = _term(node)
+    if isinstance(term, Lit):
+        if term.datatype == _XSD + "boolean":
+            return term.lexical in ("true", "1")
+        return number_of(term) or term.lexical
+    return term.value
+
+
+def compile_rulebook(store: QueryStore, root: Path | None = None) -> Rulebook:
+    """Read the rule book from a compiled knowledge base with the queries in ``queries/compile/``."""
+    types: dict[str, set[str]] = defaultdict(set)
+    for row in _rows(store, root, "drug-types"):
+        types[_text(row["subject"])].add(_text(row["type"]))
+    ancestors: dict[str, set[str]] = defaultdict(set)
+    for row in _rows(store, root, "class-ancestors"):
+        ancestors[_text(row["class"])].add(_text(row["ancestor"]))
+    intersections: dict[str, list[str]] = defaultdict(list)
+    unions: dict[str, list[str]] = defaultdict(list)
+    for row in _rows(store, root, "class-definitions"):
+        target = intersections if _text(row["operator"]).endswith("#intersectionOf") else unions
+        target[_text(row["class"])].append(_text(row["part"]))
+    restrictions: dict[str, list[Restriction]] = defaultdict(list)
+    for row in _rows(store, root, "restrictions"):
+        facet = _text(row["facet"]) if row["facet"] is not None else None
+        restrictions[_text(row["part"])].append(
+            Restriction(
+                _text(row["property"]), _text(row["kind"]), _term(row["value"]), facet, number_of(_term(row["value"]))
+            )
+        )
+    population_properties: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for row in _rows(store, root, "population-properties"):
+        population_properties[_text(row["population"])].append((_text(row["property"]), _text(row["domain"])))
+    populations = frozenset(_text(row["population"]) for row in _rows(store, root, "populations"))
+    drug_values: dict[tuple[str, str], list[Term]] = defaultdict(list)
+    for row in _rows(store, root, "drug-values"):
+        drug_values[(_text(row["drug"]), _text(row["property"]))].append(_term(row["value"]))
+    by_iri: dict[tuple[str, str], Rule] = {}
+    for row in _rows(store, root, "rule-parameters"):
+        iri, kind = _text(row["rule"]), _local(_text(row["kind"]))
+        rule = by_iri.setdefault((iri, kind), Rule(iri, kind))
+        if row["property"] is not None:
+            rule.params.setdefault(_local(_text(row["property"])), []).append(_parameter(row["value"]))
+    rules: dict[str, list[Rule]] = defaultdict(list)
+    for (_, kind), rule in sorted(by_iri.items()):
+        rule.freeze()
+        rules[kind].append(rule)
+    return Rulebook(
+        types={k: frozenset(v) for k, v in types.items()},
+        ancestors={k: frozenset(v) for k, v in ancestors.items()},
+        intersections={k: sorted(set(v)) for k, v in intersections.items()},
+        unions={k: sorted(set(v)) for k, v in unions.items()},
+        restrictions=dict(restrictions),
+        population_properties={k: sorted(set(v)) for k, v in population_properties.items()},
+        populations=populations,
+        drug_values=dict(drug_values),
+        rules=dict(rules),
+    )
+
+
+def _key(root: Path | None, build_sha: str) -> str:
+    digest = hashlib.sha256(f"{_FORMAT}\n{__version__}\n{build_sha}\n".encode())
+    for name in query_files("compile", root):
+        digest.update(query_text(name, root).encode("utf-8"))
+    return digest.hexdigest()
+
+
+def load_rulebook(store: QueryStore, folder: Path, build_sha: str, root: Path | None = None) -> Rulebook:
+    """Return the rule book cached in ``folder`` (a build folder), compiling and caching it if stale.
+
+    The cache is written atomically (temporary file, then rename); an unreadable cache is recompiled.
+    """
+    key = _key(root, build_sha)
+    path = folder / "rulebook.pickle"
+    try:
+        with path.open("rb") as handle:
+            book = pickle.load(handle)  # our own cache file, written below
+        if isinstance(book, Rulebook) and book.key == key:
+            return book
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError):
+        pass
+    book = compile_rulebook(store, root)
+    book.key = key
+    try:
+        handle_fd, temporary = tempfile.mkstemp(prefix=".rulebook-", dir=folder)
+        with os.fdopen(handle_fd, "wb") as handle:
+            pickle.dump(book, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(temporary, path)
+    except OSError:
+        pass  # a read-only build folder: compile per process
+    return book
