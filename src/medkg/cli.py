@@ -73,21 +73,19 @@ def main() -> None:
 
 
 _STORE_HELP = (
-    "Where the SPARQL engine queries the knowledge base: 'embedded' (default: pyoxigraph in this process) or "
-    "the URL of a SPARQL 1.1 query endpoint holding the compiled knowledge base (docs/stores.md; update URL "
-    "and credentials from MEDKG_STORE_* variables)."
+    "Where the knowledge base is queried: 'embedded' (default: in this process) or the URL of a SPARQL 1.1 "
+    "query endpoint holding the compiled knowledge base, where the sparql engine's queries then run "
+    "(docs/stores.md; update URL and credentials from MEDKG_STORE_* variables)."
 )
 
 
-def _knowledge_base(store: str, engine: str = "sparql") -> Any:
+def _knowledge_base(store: str) -> Any:
     """Return the built-in knowledge base, queried on the embedded store or on the endpoint at ``store``."""
     from .knowledge_base import KnowledgeBase, default_knowledge_base
 
     kb = default_knowledge_base()
     if store == "embedded":
         return kb
-    if engine == "owl":
-        _fail_input("--store applies to the sparql engine; --engine owl queries its own embedded store")
     from .remote_store import StoreError, open_store
 
     try:
@@ -192,6 +190,10 @@ def check(
     """
     if output is not None and not os.access(output.parent if output.parent != Path() else Path.cwd(), os.W_OK):
         _fail_input(f"cannot write {output}: its folder does not exist or is not writable")  # before any work
+    if store != "embedded":  # the queries run on the endpoint: the sparql engine
+        if engine == "owl":
+            _fail_input("--store applies to the sparql engine; --engine owl queries its own embedded store")
+        engine = "sparql"
     if batch_source is not None:
         if inputs or example or any(v is not None for v in (age, sex, weight, scr, crcl, egfr, child_pugh, as_of)):
             _fail_input("--batch takes its patients from the batch input alone (no other patients or flags)")
@@ -226,7 +228,7 @@ def check(
     if allergies:
         given["allergies"] = list(allergies)
     # an existing path, a .json/.ttl name or "-" (standard input) is a patient; anything else a medication
-    kb = _knowledge_base(store, engine)
+    kb = _knowledge_base(store)
     files = [item for item in inputs if item == "-" or Path(item).exists() or item.lower().endswith(PATIENT_SUFFIXES)]
     names = [item for item in inputs if item not in files]
     if example:
@@ -284,7 +286,7 @@ def _run_batch(source: Path, engine: str, output: Path | None, store: str = "emb
     from_stdin = str(source) == "-"
     if not from_stdin and not source.exists():
         _fail_input(f"{source}: no such file or folder")
-    kb = _knowledge_base(store, engine)
+    kb = _knowledge_base(store)
     items = (
         batch_items("stdin", sys.stdin, known=kb.knows_drug) if from_stdin else batch_items(source, known=kb.knows_drug)
     )

@@ -234,6 +234,18 @@ class RemoteStore:
         names = [variable.value for variable in results.variables]
         return [{name: python_value(solution[name]) for name in names} for solution in results]
 
+    def select_terms(self, query: str) -> list[dict[str, ox.NamedNode | ox.BlankNode | ox.Literal | None]]:
+        """Run a SELECT over the knowledge base; return rows of RDF terms (for compiling rules).
+
+        Raises:
+            StoreError: if the server refuses the query or cannot be reached.
+        """
+        results = self._results(query, None)
+        if not isinstance(results, ox.QuerySolutions):
+            raise StoreError("store: a SELECT query did not return solutions")
+        names = [variable.value for variable in results.variables]
+        return [{name: solution[name] for name in names} for solution in results]
+
     def construct(self, query: str, *, graph: ox.NamedNode | None = None) -> list[ox.Triple]:
         """Run a CONSTRUCT over the knowledge base (plus ``graph``) and return its triples.
 
