@@ -23,7 +23,7 @@ from medkg import check_many, load_patient
 from medkg.check import classify_patients
 from medkg.knowledge_base import KnowledgeBase
 from medkg.patient import Patient
-from medkg.remote_store import RemoteStore, _canonical_booleans, _values_block, kb_graph_iri, open_store
+from medkg.remote_store import RemoteStore, _normalised_results, _values_block, kb_graph_iri, open_store
 from test_engine_contract import EDGE_CASES
 
 STORE_URL = os.environ.get("MEDKG_TEST_STORE", "")
@@ -129,18 +129,17 @@ def test_values_block_refuses_blank_nodes() -> None:
         _values_block({"x": ox.BlankNode()})  # type: ignore[dict-item]
 
 
-def test_virtuoso_booleans_become_canonical() -> None:
+def test_virtuoso_booleans_and_blank_nodes_become_readable() -> None:
+    boolean = {"type": "typed-literal", "datatype": "http://www.w3.org/2001/XMLSchema#boolean", "value": "1"}
     body = json.dumps(
         {
-            "head": {"vars": ["u"]},
-            "results": {
-                "bindings": [{"u": {"type": "typed-literal", "datatype": "http://www.w3.org/2001/XMLSchema#boolean", "value": "1"}}]
-            },
+            "head": {"vars": ["u", "b"]},
+            "results": {"bindings": [{"u": boolean, "b": {"type": "bnode", "value": "nodeID://b12975"}}]},
         }
     ).encode()
-    solutions = ox.parse_query_results(_canonical_booleans(body), format=ox.QueryResultsFormat.JSON)
+    solutions = ox.parse_query_results(_normalised_results(body), format=ox.QueryResultsFormat.JSON)
     assert isinstance(solutions, ox.QuerySolutions)
-    assert [solution["u"] for solution in solutions] == [ox.Literal(True)]
+    assert [(solution["u"], solution["b"]) for solution in solutions] == [(ox.Literal(True), ox.BlankNode("b12975"))]
 
 
 def test_blank_nodes_are_not_sent() -> None:

@@ -18,8 +18,8 @@ Connection settings other than the query URL come from the environment, so passw
 appear on a command line: ``MEDKG_STORE_UPDATE_URL`` (default: the query URL),
 ``MEDKG_STORE_GRAPH_STORE_URL`` (Graph Store Protocol endpoint, for :meth:`RemoteStore.load`),
 ``MEDKG_STORE_USER`` / ``MEDKG_STORE_PASSWORD`` with ``MEDKG_STORE_AUTH`` (``basic``, the
-default, or ``digest``, which Virtuoso's ``/sparql-auth`` needs) and ``MEDKG_STORE_GRAPH``
-(the knowledge-base graph IRI). See ``docs/stores.md``.
+default; ``digest``, which Virtuoso's ``/sparql-auth`` needs; ``bearer``: the password is a
+token) and ``MEDKG_STORE_GRAPH`` (the knowledge-base graph IRI). See ``docs/stores.md``.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import json
 import os
 import re
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Generator, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +51,7 @@ _RESULTS = "application/sparql-results+json"
 _NTRIPLES = "application/n-triples"
 _BOOLEAN = "http://www.w3.org/2001/XMLSchema#boolean"
 _BOOLEAN_CANONICAL = {"1": "true", "0": "false"}
+_BNODE_LABEL = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
 
 class StoreError(RuntimeError):
@@ -62,6 +63,17 @@ def kb_graph_iri(sha256: str) -> str:
     return f"urn:medkg:kb:{sha256[:24]}"
 
 
+class _BearerAuth(httpx.Auth):
+    """``Authorization: Bearer <token>`` on every request."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        yield request
+
+
 @dataclass(frozen=True)
 class Endpoint:
     """Where and how to reach a SPARQL 1.1 server.
@@ -69,7 +81,8 @@ class Endpoint:
     ``query_url``: the SPARQL query endpoint; ``update_url``: the update endpoint (default: the
     query URL); ``graph_store_url``: a Graph Store HTTP Protocol endpoint (optional, for bulk
     loading); ``user``/``password``: HTTP credentials sent with updates and loads (and with queries
-    when ``auth_queries``); ``auth``: ``"basic"`` or ``"digest"``.
+    when ``auth_queries``); ``auth``: ``"basic"``, ``"digest"`` or ``"bearer"`` (the password is
+    sent as a bearer token, e.g. QLever's access token; ``user`` must still be set).
     """
 
     query_url: str
@@ -100,8 +113,8 @@ class Endpoint:
         for url in (endpoint.query_url, endpoint.update_url, endpoint.graph_store_url):
             if url is not None and not url.startswith(("http://", "https://")):
                 raise ValueError(f"store: {url!r} is not an http(s) URL of a SPARQL endpoint")
-        if endpoint.auth not in {"basic", "digest"}:
-            raise ValueError(f"MEDKG_STORE_AUTH: {endpoint.auth!r}; choose basic or digest")
+        if endpoint.auth not in {"basic", "digest", "bearer"}:
+            raise ValueError(f"MEDKG_STORE_AUTH: {endpoint.auth!r}; choose basic, digest or bearer")
         return endpoint
 
     def credentials(self) -> httpx.Auth | None:
@@ -110,6 +123,8 @@ class Endpoint:
             return None
         if self.auth == "digest":
             return httpx.DigestAuth(self.user, self.password or "")
+        if self.auth == "bearer":
+            return _BearerAuth(self.password or "")
         return httpx.BasicAuth(self.user, self.password or "")
 
 
@@ -135,8 +150,12 @@ def _values_block(bindings: Mapping[str, ox.NamedNode | ox.Literal]) -> str:
     return f"\nVALUES ({variables}) {{ ({terms}) }}\n"
 
 
-def _canonical_booleans(body: bytes) -> bytes:
-    """SPARQL JSON results with ``xsd:boolean`` values in canonical form (Virtuoso writes ``1``/``0``).
+def _normalised_results(body: bytes) -> bytes:
+    """SPARQL JSON results as pyoxigraph reads them: canonical booleans, plain blank-node labels.
+
+    Virtuoso writes ``xsd:boolean`` values as ``1``/``0`` and blank nodes as ``nodeID://b123``;
+    they become ``true``/``false`` and ``b123`` (the same label for the same node in every result,
+    as Virtuoso's node identifiers are stable).
 
     Raises:
         StoreError: if ``body`` is not JSON.
@@ -150,6 +169,9 @@ def _canonical_booleans(body: bytes) -> bytes:
         for term in row.values():
             if term.get("datatype") == _BOOLEAN and term.get("value") in _BOOLEAN_CANONICAL:
                 term["value"] = _BOOLEAN_CANONICAL[term["value"]]
+                changed = True
+            elif term.get("type") == "bnode" and not _BNODE_LABEL.match(term.get("value", "")):
+                term["value"] = re.sub(r"[^A-Za-z0-9]", "", term["value"].removeprefix("nodeID://")) or "b"
                 changed = True
     return json.dumps(results).encode("utf-8") if changed else body
 
@@ -349,7 +371,7 @@ class RemoteStore:
     # -- helpers --------------------------------------------------------------------------------
 
     def _results(self, query: str, graph: ox.NamedNode | None) -> ox.QuerySolutions | ox.QueryBoolean:
-        body = _canonical_booleans(self._query(query, graph, _RESULTS))
+        body = _normalised_results(self._query(query, graph, _RESULTS))
         try:
             return ox.parse_query_results(body, format=ox.QueryResultsFormat.JSON)
         except SyntaxError as error:
