@@ -76,7 +76,8 @@ start() {
     (cd "$dir" && exec virtuoso-t +foreground +configfile "$dir/virtuoso.ini" >"$dir/stdout.log" 2>&1) &
     echo $! >"$dir/virtuoso.pid"
     local started=$SECONDS
-    until curl -fsS -o /dev/null "http://127.0.0.1:$HTTP_PORT/sparql?query=ASK%7B%7D" 2>/dev/null; do
+    until "$PYTHON" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=5).read()' \
+        "http://127.0.0.1:$HTTP_PORT/sparql?query=ASK%7B%7D" 2>/dev/null; do
         if ! kill -0 "$(cat "$dir/virtuoso.pid")" 2>/dev/null; then
             echo "virtuoso.sh: virtuoso-t exited; log:" >&2
             tail -20 "$dir/virtuoso.log" "$dir/stdout.log" >&2 || true
