@@ -337,20 +337,23 @@ class RemoteStore:
         """Replace the knowledge-base graph with the N-Triples file ``path``; return the triples sent.
 
         Uses the Graph Store HTTP Protocol (``PUT ?graph=``) when ``graph_store_url`` is set,
-        otherwise ``DROP`` then ``INSERT DATA`` in chunks of :data:`CHUNK` triples through the
-        update endpoint. For Virtuoso, ``scripts/virtuoso.sh load`` (bulk loader) is faster.
+        otherwise ``DROP`` then one ``INSERT DATA`` of the whole file through the update endpoint
+        (one request: a blank node keeps its identity only within a request; Virtuoso refuses blank
+        nodes there, so give it its graph store URL, ``/sparql-graph-crud-auth``). For Virtuoso,
+        ``scripts/virtuoso.sh load`` (bulk loader) is faster.
 
         Raises:
             StoreError: if the server refuses the upload.
             OSError: if ``path`` cannot be read.
         """
-        lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        data = path.read_bytes()
+        lines = [line for line in data.decode("utf-8").splitlines() if line.strip()]
         if self.endpoint.graph_store_url:
             try:
                 response = self._client.put(
                     self.endpoint.graph_store_url,
                     params={"graph": self.kb_graph.value},
-                    content=path.read_bytes(),
+                    content=data,
                     headers={"Content-Type": _NTRIPLES},
                     auth=self._auth if self._auth is not None else httpx.USE_CLIENT_DEFAULT,
                 )
@@ -359,8 +362,10 @@ class RemoteStore:
             if response.status_code >= 400:
                 raise StoreError(f"store {self.endpoint.graph_store_url}: HTTP {response.status_code}")
             return len(lines)
+        # one request (Virtuoso refuses blank nodes in INSERT DATA: give it a graph store URL)
+        body = "\n".join(lines)
         self.update(f"DROP SILENT GRAPH {self.kb_graph}")
-        self._insert_data(lines, self.kb_graph)
+        self.update(f"INSERT DATA {{ GRAPH {self.kb_graph} {{\n{body}\n}} }}")
         return len(lines)
 
     def has_knowledge_base(self) -> bool:
@@ -379,8 +384,8 @@ class RemoteStore:
 
     def _insert_data(self, lines: list[str], graph: ox.NamedNode) -> None:
         for start in range(0, len(lines), CHUNK):
-            chunk = "\n".join(lines[start : start + CHUNK])
-            self.update(f"INSERT DATA {{ GRAPH {graph} {{\n{chunk}\n}} }}")
+            text = "\n".join(lines[start : start + CHUNK])
+            self.update(f"INSERT DATA {{ GRAPH {graph} {{\n{text}\n}} }}")
 
 
 def open_store(url: str, sha256: str, environ: Mapping[str, str] | None = None) -> RemoteStore:
