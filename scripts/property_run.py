@@ -13,8 +13,10 @@ import argparse
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
+from xml.etree import ElementTree
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,6 +27,7 @@ def main() -> None:
     parser.add_argument("--examples", type=int, default=10_000, help="cases per property (default 10000)")
     args = parser.parse_args()
     env = dict(os.environ, MEDKG_PROPERTY_EXAMPLES=str(args.examples))
+    report = Path(tempfile.mkdtemp(prefix="medkg-properties-")) / "junit.xml"
     started = time.perf_counter()
     command = [
         sys.executable,
@@ -37,10 +40,13 @@ def main() -> None:
         "properties",
         "tests/test_properties.py",
     ]
-    result = subprocess.run(command, cwd=ROOT, env=env, check=False)
+    result = subprocess.run([*command, "--junitxml", str(report)], cwd=ROOT, env=env, check=False)
     elapsed = time.perf_counter() - started
+    cases = ElementTree.parse(report).getroot().iter("testcase")
+    properties = sum(1 for _ in cases)
     print(
-        f"property tests: {args.examples} cases per property, 5 properties, {elapsed:.0f} s, exit {result.returncode}"
+        f"property tests: {args.examples} cases per property, {properties} properties, "
+        f"{elapsed:.0f} s, exit {result.returncode}"
     )
     sys.exit(result.returncode)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,8 +16,11 @@ from medkg.server.sparql import NotAcceptable, negotiate
 
 
 @pytest.fixture(scope="module")
-def client(kb: KnowledgeBase) -> TestClient:
-    return TestClient(create_app(kb))
+def client(kb: KnowledgeBase) -> Iterator[TestClient]:
+    app = create_app(kb)
+    with TestClient(app) as client:  # runs the lifespan: SPARQL workers start and stop
+        assert app.state.sparql_pool.wait_ready(120), "SPARQL workers did not start"
+        yield client
 
 
 def test_discovery_lists_the_hooks(client: TestClient) -> None:
@@ -68,7 +72,7 @@ def test_sparql_select_formats_and_inferred_classes(client: TestClient) -> None:
 
 def test_sparql_refuses_updates_service_and_garbage(client: TestClient) -> None:
     assert client.post("/sparql", data={"update": "CLEAR ALL"}).status_code == 403
-    assert client.post("/sparql", data={"query": "CLEAR ALL"}).status_code == 400
+    assert client.post("/sparql", data={"query": "CLEAR ALL"}).status_code == 403
     update = client.post("/sparql", content="CLEAR ALL", headers={"Content-Type": "application/sparql-update"})
     assert update.status_code == 403
     service = "SELECT * WHERE { SERVICE <http://example.org/sparql> { ?s ?p ?o } }"
@@ -162,6 +166,7 @@ def test_every_sample_request_is_answered_and_bad_bodies_are_refused(client: Tes
         (C8, "medkg-order-select"),
     ]:
         assert _cards(client, service, relative), relative
-    assert client.post("/cds-services/medkg-order-sign", content=b"{not json").status_code == 400
+    json_type = {"Content-Type": "application/json"}
+    assert client.post("/cds-services/medkg-order-sign", content=b"{not json", headers=json_type).status_code == 400
     assert client.post("/cds-services/medkg-order-sign", json={"hook": "order-sign"}).status_code == 422
     assert client.post("/cds-services/nope", json={"context": {}}).status_code == 404

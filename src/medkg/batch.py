@@ -4,6 +4,7 @@ Where batch input enters and batch records are produced. The knowledge base is l
 valid patients are checked together in chunks (one classification and one run of each rule
 query per chunk, see :func:`medkg.check.check_many`). A bad input yields an error record in its
 place and the run continues; records come out in input order.
+With ``medkg check --batch --dask``, chunks are checked by Dask workers instead (:mod:`medkg.distributed`).
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from typing import Any
 
 from .check import check_many
 from .knowledge_base import KnowledgeBase, default_knowledge_base
-from .loaders import PATIENT_SUFFIXES, InputError, LoadedInput, input_from_json, load_input
+from .loaders import PATIENT_SUFFIXES, InputError, LoadedInput, decode_input_bytes, input_from_json, load_input
 from .patient import Patient
 
-__all__ = ["BatchItem", "batch_items", "check_batch", "count_batch_items"]
+__all__ = ["BatchItem", "batch_items", "check_batch", "check_chunk", "count_batch_items"]
 
 #: Exit codes, as for one patient: 0 nothing serious, 1 serious finding, 2 invalid input, 3 internal fault.
 EXIT_INPUT, EXIT_INTERNAL = 2, 3
@@ -44,19 +45,23 @@ def _patient_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in PATIENT_SUFFIXES)
 
 
-def _ndjson_items(lines: Iterable[str], name: str, known: Callable[[str], bool] | None) -> Iterator[BatchItem]:
+def _ndjson_items(lines: Iterable[str | bytes], name: str, known: Callable[[str], bool] | None) -> Iterator[BatchItem]:
     for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
         where = f"{name}:{number}"
         try:
-            yield BatchItem.read(where, input_from_json(line, origin=where, known=known))
+            text = decode_input_bytes(line, origin=where) if isinstance(line, bytes) else line
+            if not text.strip():
+                continue
+            yield BatchItem.read(where, input_from_json(text, origin=where, known=known))
         except InputError as error:
             yield BatchItem(where, error=str(error))
 
 
 def batch_items(
-    source: Path | str, lines: Iterable[str] | None = None, *, known: Callable[[str], bool] | None = None
+    source: Path | str,
+    lines: Iterable[str] | Iterable[bytes] | None = None,
+    *,
+    known: Callable[[str], bool] | None = None,
 ) -> Iterator[BatchItem]:
     """Yield the inputs of a batch in order.
 
@@ -64,7 +69,9 @@ def batch_items(
         source: an NDJSON file (one JSON object per line: a medkg patient, a FHIR Bundle or a
             CDS Hooks request; blank lines skipped), or a folder whose patient files (``.json``
             patients or FHIR Bundles, ``.ttl``) are read in name order.
-        lines: the NDJSON lines when they come from elsewhere (standard input); ``source`` then names them.
+        lines: the NDJSON lines when they come from elsewhere (standard input), as text or as bytes
+            (decoded line by line: a line that is not UTF-8 is an error record, not the end of the run);
+            ``source`` then names them.
         known: "the knowledge base knows this drug name" (helps FHIR readers match salts), e.g.
             :meth:`medkg.knowledge_base.KnowledgeBase.knows_drug`.
 
@@ -83,10 +90,11 @@ def batch_items(
                 yield BatchItem(file.name, error=str(error))
         return
     try:
-        with path.open(encoding="utf-8-sig") as handle:
-            yield from _ndjson_items(handle, path.name, known)
-    except (OSError, UnicodeDecodeError) as error:
-        raise InputError(f"{path}: cannot read the batch: {error}") from None
+        handle = path.open("rb")
+    except OSError as error:
+        raise InputError(f"{path}: cannot read the batch: {error.strerror or error}") from None
+    with handle:
+        yield from _ndjson_items(handle, path.name, known)
 
 
 def count_batch_items(source: Path) -> int:
@@ -117,6 +125,16 @@ def _records(chunk: list[BatchItem], engine: str, kb: KnowledgeBase) -> list[dic
                 {"input": item.source, "exit_code": report.exit_code, "report": report.model_dump(mode="json")}
             )
     return records
+
+
+def check_chunk(
+    chunk: Iterable[BatchItem], *, engine: str = "default", kb: KnowledgeBase | None = None
+) -> list[dict[str, Any]]:
+    """Check one chunk of items together and return its records in order (see :func:`check_batch`).
+
+    The unit of work of :func:`check_batch` and of a Dask worker (:mod:`medkg.distributed`).
+    """
+    return _records(list(chunk), engine, kb or default_knowledge_base())
 
 
 def check_batch(

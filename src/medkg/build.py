@@ -7,7 +7,11 @@ materialise the inferred types and class hierarchy, and write four files to
 * ``kb.nt`` - sources plus inferences: what the default engine queries;
 * ``kb-sources.nt`` - the sources without inferences: what the ``owl`` engine queries after HermiT;
 * ``kb-owl.nt`` - the reasoner's input (logical axioms only), for ``--engine owl``;
-* ``meta.json`` - SHA-256 of the sources, medkg version, triple counts.
+* ``meta.json`` - SHA-256 of the sources, medkg version, triple counts;
+
+then the default engine's rule book (``rulebook.pickle``) and the catalogue of labels, rule
+texts and names (``catalogue.pickle``), read from ``kb.nt`` by ``queries/compile`` and
+``queries/catalogue`` (also recompiled on first use when missing or stale).
 
 The build writes into a temporary folder and renames it into place only when complete, so a
 build killed half-way leaves the previous build usable.
@@ -28,7 +32,7 @@ from .paths import cache_root, resource_root
 from .reasoner import as_triples, classify, reasoner_input
 from .sources import SourceSet, find_sources, load_sources
 
-__all__ = ["BuiltKnowledgeBase", "build", "ensure_built"]
+__all__ = ["BuiltKnowledgeBase", "build", "ensure_built", "read_build"]
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,16 @@ class BuiltKnowledgeBase:
     def sources(self) -> Path:
         """N-Triples of the sources alone (no inferences), for the ``owl`` engine's store."""
         return self.folder / "kb-sources.nt"
+
+    @property
+    def store_folder(self) -> Path:
+        """On-disk pyoxigraph store of a large build (e.g. ``scripts/synth_kb.py``), used instead of ``kb.nt``."""
+        return self.folder / "store"
+
+    @property
+    def large(self) -> bool:
+        """Whether this build keeps its knowledge base in an on-disk store (rule texts then read on demand)."""
+        return self.store_folder.is_dir()
 
     @property
     def reasoner_input(self) -> Path:
@@ -79,7 +93,7 @@ def build(
     sources = find_sources(root)
     target = _target(sources, cache)
     if target.joinpath("meta.json").is_file() and not force:
-        return _read(target)
+        return read_build(target)
 
     def say(message: str) -> None:
         if not quiet:
@@ -105,18 +119,80 @@ def build(
             "files": [path.relative_to(root).as_posix() for path in sources.files],
         }
         (staging / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(staging, target)
+        say("compiling the rule book and the catalogue (default engine)")
+        _compile_caches(BuiltKnowledgeBase(staging, sources.sha256, __version__), root)
+        _swap_into_place(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    _remove_stale(cache)
     say(f"built {target} ({len(compiled)} triples)")
-    return _read(target)
+    return read_build(target)
 
 
-def _read(folder: Path) -> BuiltKnowledgeBase:
-    meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+def _compile_caches(built: BuiltKnowledgeBase, root: Path) -> None:
+    """Write the default engine's rule book and the catalogue next to the build (each atomically)."""
+    from .knowledge_base import KnowledgeBase
+
+    kb = KnowledgeBase(built, root)
+    _ = kb.rulebook, kb.labels
+
+
+#: Staging (``.build-*``) and set-aside (``.old-*``) folders older than this are leftovers of killed builds.
+_STALE_SECONDS = 3600
+
+
+def _swap_into_place(staging: Path, target: Path) -> None:
+    """Put the complete build ``staging`` at ``target``; an earlier build there stays whole until replaced.
+
+    The earlier build is renamed aside (one rename), the new one renamed into place (one
+    rename), and only then is the earlier one deleted: there is never a moment when ``target``
+    holds a partial build, and no deletion happens before the new build is in place. If the
+    second rename fails, the earlier build is renamed back. If another build of the same sources
+    got there first, that one is kept and ``staging`` discarded.
+    """
+    aside_name = staging.with_name(staging.name.replace(".build-", ".old-", 1))
+    aside: Path | None = aside_name
+    try:
+        os.replace(target, aside_name)
+    except FileNotFoundError:
+        aside = None
+    try:
+        os.replace(staging, target)
+    except OSError:
+        if aside is not None and not target.exists():
+            os.replace(aside, target)
+            raise
+        if not target.joinpath("meta.json").is_file():
+            raise
+        shutil.rmtree(staging, ignore_errors=True)  # a concurrent build of the same sources is in place
+    if aside is not None:
+        shutil.rmtree(aside, ignore_errors=True)
+
+
+def _remove_stale(cache: Path) -> None:
+    """Delete ``.build-*`` and ``.old-*`` folders left by builds killed more than an hour ago (never read)."""
+    import time
+
+    now = time.time()
+    for folder in [*cache.glob(".build-*"), *cache.glob(".old-*")]:
+        try:
+            if now - folder.stat().st_mtime > _STALE_SECONDS:
+                shutil.rmtree(folder, ignore_errors=True)
+        except OSError:
+            continue
+
+
+def read_build(folder: Path) -> BuiltKnowledgeBase:
+    """Return the build in ``folder`` (its ``meta.json``: sha256 and medkg version).
+
+    Raises:
+        FileNotFoundError: if ``folder`` holds no ``meta.json``.
+    """
+    path = folder / "meta.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"not a medkg build (no meta.json): {folder}")
+    meta = json.loads(path.read_text(encoding="utf-8"))
     return BuiltKnowledgeBase(folder, meta["sha256"], meta["medkg_version"])
 
 

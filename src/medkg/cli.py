@@ -38,6 +38,28 @@ def _fail_input(message: str) -> None:
     sys.exit(EXIT_INPUT)
 
 
+def _fail_internal(error: BaseException) -> None:
+    """Report an internal fault: one line with a run id on stderr, the traceback in a file; exit 3.
+
+    Nothing is written to standard output (a report is printed only when complete).
+    """
+    import tempfile
+    import uuid
+
+    run_id = uuid.uuid4().hex[:12]
+    detail = " ".join(f"{error.__class__.__name__}: {error}".split())[:300]
+    where = Path(tempfile.gettempdir()) / f"medkg-error-{run_id}.txt"
+    try:
+        where.write_text("".join(traceback.format_exception(error)), encoding="utf-8")
+        saved = f"traceback in {where}"
+    except OSError:
+        saved = "set MEDKG_DEBUG=1 for a traceback"
+    if os.environ.get("MEDKG_DEBUG"):
+        traceback.print_exception(error)
+    click.echo(f"medkg: internal error (run {run_id}): {detail}; no report was produced ({saved})", err=True)
+    sys.exit(EXIT_INTERNAL)
+
+
 def _guarded(function: F) -> F:
     """Map input errors to exit 2 and unexpected faults to exit 3, each as one line on stderr."""
     import functools
@@ -55,13 +77,7 @@ def _guarded(function: F) -> F:
         except click.ClickException:
             raise
         except Exception as error:
-            if os.environ.get("MEDKG_DEBUG"):
-                traceback.print_exc()
-            click.echo(
-                f"medkg: internal error: {error.__class__.__name__}: {error} (set MEDKG_DEBUG=1 for a traceback)",
-                err=True,
-            )
-            sys.exit(EXIT_INTERNAL)
+            _fail_internal(error)
 
     return wrapper  # type: ignore[return-value]
 
@@ -155,6 +171,13 @@ def _examples() -> list[str]:
     help="Check many patients: an NDJSON file (one patient per line, - for standard input) or a folder of "
     "patient files. Prints one record per input in input order and a summary on standard error.",
 )
+@click.option(
+    "--dask",
+    "dask_scheduler",
+    metavar="SCHEDULER",
+    help="With --batch: check partitions on Dask distributed workers, local:N (N worker processes on this "
+    "machine) or a running scheduler's address, e.g. tcp://host:8786 (see docs/distributed.md).",
+)
 @_guarded
 def check(
     inputs: tuple[str, ...],
@@ -180,6 +203,7 @@ def check(
     output_format: str | None,
     output: Path | None,
     batch_source: Path | None,
+    dask_scheduler: str | None,
 ) -> None:
     """Check a patient: a patient file (.json or .ttl), --example NAME, or medication names.
 
@@ -199,13 +223,26 @@ def check(
             _fail_input("--batch takes its patients from the batch input alone (no other patients or flags)")
         if output_format not in (None, "ndjson", "json"):
             _fail_input("--batch writes ndjson (one JSON record per line)")
-        _run_batch(batch_source, engine, output, store)
+        if dask_scheduler is not None and store != "embedded":
+            _fail_input("--dask workers query their own embedded store; --store applies without --dask")
+        _run_batch(batch_source, engine, output, dask_scheduler, store)
         return
+    if dask_scheduler is not None:
+        _fail_input("--dask runs a batch; give --batch INPUT")
     output_format = output_format or "text"
     if output_format == "ndjson":
         _fail_input("--format ndjson is for --batch; use json for one patient")
     from .check import check as run_check
-    from .loaders import PATIENT_SUFFIXES, input_from_json, load_input, parse_medication_arg, patient_from_dict
+    from .knowledge_base import default_knowledge_base
+    from .loaders import (
+        PATIENT_SUFFIXES,
+        decode_input_bytes,
+        input_from_json,
+        load_input,
+        max_input_bytes,
+        parse_medication_arg,
+        patient_from_dict,
+    )
     from .render.text import render_text
     from .render.turtle import render_turtle
 
@@ -228,7 +265,7 @@ def check(
     if allergies:
         given["allergies"] = list(allergies)
     # an existing path, a .json/.ttl name or "-" (standard input) is a patient; anything else a medication
-    kb = _knowledge_base(store)
+    kb = None if store == "embedded" else _knowledge_base(store)
     files = [item for item in inputs if item == "-" or Path(item).exists() or item.lower().endswith(PATIENT_SUFFIXES)]
     names = [item for item in inputs if item not in files]
     if example:
@@ -238,9 +275,17 @@ def check(
             _fail_input("give one patient file (or --example) alone, or medication names with flags")
         day = as_of.date() if as_of else None
 
-        known = kb.knows_drug
+        def known(name: str) -> bool:  # the knowledge base is loaded only if a FHIR reader asks
+            return (kb or default_knowledge_base()).knows_drug(name)
+
         if files[0] == "-":
-            loaded = input_from_json(sys.stdin.read(), origin="stdin", as_of=day, known=known)
+            limit = max_input_bytes()
+            loaded = input_from_json(
+                decode_input_bytes(sys.stdin.buffer.read(limit + 1), origin="stdin"),
+                origin="stdin",
+                as_of=day,
+                known=known,
+            )
         else:
             loaded = load_input(files[0], as_of=day, known=known)
         patient, notes = loaded.patient, loaded.notes
@@ -274,8 +319,14 @@ def check(
     sys.exit(report.exit_code)
 
 
-def _run_batch(source: Path, engine: str, output: Path | None, store: str = "embedded") -> None:
-    """Check a batch; one JSON record per line; progress bar and summary on a terminal's stderr."""
+def _run_batch(
+    source: Path, engine: str, output: Path | None, dask_scheduler: str | None = None, store: str = "embedded"
+) -> None:
+    """Check a batch; one JSON record per line; progress bar and summary on a terminal's stderr.
+
+    ``dask_scheduler``: check on a Dask cluster (``local:N`` or a scheduler address) instead of in this process.
+    ``store``: ``embedded`` or the URL of a SPARQL endpoint holding the knowledge base.
+    """
     import json
     import time
     from collections import Counter
@@ -286,9 +337,15 @@ def _run_batch(source: Path, engine: str, output: Path | None, store: str = "emb
     from_stdin = str(source) == "-"
     if not from_stdin and not source.exists():
         _fail_input(f"{source}: no such file or folder")
+    if dask_scheduler is not None:
+        from .distributed import Scheduler
+
+        Scheduler.parse(dask_scheduler)  # a malformed SCHEDULER fails before any work
     kb = _knowledge_base(store)
     items = (
-        batch_items("stdin", sys.stdin, known=kb.knows_drug) if from_stdin else batch_items(source, known=kb.knows_drug)
+        batch_items("stdin", sys.stdin.buffer, known=kb.knows_drug)
+        if from_stdin
+        else batch_items(source, known=kb.knows_drug)
     )
     total = None if from_stdin else count_batch_items(source)
     started = time.perf_counter()
@@ -300,11 +357,18 @@ def _run_batch(source: Path, engine: str, output: Path | None, store: str = "emb
         except OSError as error:
             _fail_input(f"cannot write {output}: {error.strerror or error}")
             return
+        if dask_scheduler is not None:
+            from .distributed import check_batch_distributed, dask_client
+
+            client = stack.enter_context(dask_client(dask_scheduler))
+            records = check_batch_distributed(items, client, engine=engine, kb=kb)
+        else:
+            records = check_batch(items, engine=engine, kb=kb)
         show = sys.stderr.isatty()
         bar = stack.enter_context(
             click.progressbar(length=total or 0, label="checking", file=sys.stderr, hidden=not show or total is None)
         )
-        for record in check_batch(items, engine=engine, kb=kb):
+        for record in records:
             sink.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
             exits[record["exit_code"]] += 1
             for finding in record.get("report", {}).get("findings", []):
@@ -365,26 +429,14 @@ def query(query_file: Path, patient_file: Path | None, output_format: str, store
     click.echo(run_query(text, patient_file, output_format, kb=_knowledge_base(store)), nl=False)
 
 
-@main.command(epilog=_EPILOG)
-@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on (loopback by default).")
-@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535), help="TCP port.")
-@_guarded
-def serve(host: str, port: int) -> None:
-    """Serve CDS Hooks (GET /cds-services) and a read-only SPARQL endpoint (/sparql).
+def _serve_command() -> click.Command:
+    from .server.command import serve
 
-    Hooks: order-select, order-sign, patient-view and the legacy medication-prescribe, at
-    POST /cds-services/<id>. Example:
+    serve.epilog = _EPILOG
+    return serve
 
-      medkg serve --port 8080 &
-      curl -s localhost:8080/cds-services
-      curl -s -H 'Accept: application/sparql-results+json' --data-urlencode 'query=ASK { ?s ?p ?o }' localhost:8080/sparql
-    """
-    import uvicorn
 
-    from .server import create_app
-
-    click.echo(f"medkg serve: http://{host}:{port}/cds-services and /sparql (Ctrl-C to stop)", err=True)
-    uvicorn.run(create_app(), host=host, port=port, log_level="warning", access_log=False)
+main.add_command(_serve_command(), name="serve")
 
 
 @main.command(epilog=_EPILOG)
@@ -498,6 +550,8 @@ def run() -> None:
         hint = f" (see 'medkg {context.info_name} --help')" if context is not None else ""
         click.echo(f"medkg: {' '.join(error.format_message().split())}{hint}", err=True)
         sys.exit(EXIT_INPUT)
+    except Exception as error:  # a fault outside a guarded command: still one line and exit 3
+        _fail_internal(error)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -18,7 +18,7 @@ from decimal import Decimal
 from itertools import product
 
 from .patient_graph import Iri, Lit, PatientGraph, Term
-from .rulebook import MEDKG, Number, Rule, Rulebook, number_of
+from .rulebook import FACETS, MEDKG, Number, Rule, Rulebook, number_of
 from .store import Row
 
 __all__ = ["COMPILED_QUERIES", "PatientFacts", "evaluate", "facts_of"]
@@ -151,6 +151,9 @@ def _comparable(number: Number, other: Number) -> Decimal | float:
 def classify(book: Rulebook, facts: PatientFacts) -> set[str]:
     """Add to ``facts.types`` every defined class the patient belongs to (to a fixpoint); return them.
 
+    Classes are visited in dependency order (a class defined through another comes after it), so
+    one pass reaches the fixpoint unless definitions are cyclic; then passes repeat.
+
     Raises:
         RuntimeError: if the definitions keep adding classes (a loop).
     """
@@ -158,25 +161,28 @@ def classify(book: Rulebook, facts: PatientFacts) -> set[str]:
     if _PATIENT not in types:
         return types
     met: dict[str, bool] = {}
-
-    def holds(part: str) -> bool:
-        if part in types:
-            return True
-        if part not in met:
-            met[part] = _restriction_met(book, facts, part)
-        return met[part]
-
     for _ in range(_MAX_ROUNDS):
         added = False
-        for cls, parts in book.intersections.items():
-            if cls not in types and all(holds(part) for part in parts):
+        for cls, is_union, parts in book.class_order:
+            if cls in types:
+                continue
+            if is_union:
+                holds = any(part in types for part in parts)
+            else:
+                holds = True
+                for part in parts:
+                    if part in types:
+                        continue
+                    result = met.get(part)
+                    if result is None:
+                        result = met[part] = _restriction_met(book, facts, part)
+                    if not result:
+                        holds = False
+                        break
+            if holds:
                 types.add(cls)
                 added = True
-        for cls, parts in book.unions.items():
-            if cls not in types and any(part in types for part in parts):
-                types.add(cls)
-                added = True
-        if not added:
+        if not added or book.definitions_acyclic:
             return types
     raise RuntimeError("patient classification did not reach a fixpoint")
 
@@ -504,20 +510,25 @@ def _missing_properties(book: Rulebook, facts: PatientFacts, population: str) ->
 
 def _missing_patient_data(book: Rulebook, facts: PatientFacts, candidates: dict[str, list[Rule]]) -> Iterator[Row]:
     seen: set[tuple[object, ...]] = set()
+    missing: dict[str, list[tuple[str, str]]] = {}
+
+    def missing_of(population: str) -> list[tuple[str, str]]:
+        if population not in missing:
+            missing[population] = _missing_properties(book, facts, population)
+        return missing[population]
+
     for kind in ("DrugRule", "DoseRangeRule", "PairRule", "CountRule", "OmissionRule:any"):
         for rule in candidates[kind]:
             required = rule.iris("requiresPopulation")
             unmet = [p for p in required if p not in facts.types]
-            if not unmet:
+            # a population with a missing value is reported unless another required population is
+            # known not to hold (none of its values missing): that rules the rule out
+            reported = [p for p in unmet if missing_of(p) and not any(o != p and not missing_of(o) for o in unmet)]
+            if not reported:
                 continue
             drugs = list(dict.fromkeys(_concerned_drugs(book, rule, facts)))
-            if not drugs:
-                continue
-            for population in unmet:
-                # another required population known not to hold (none of its values missing) rules the rule out
-                if any(o != population and not _missing_properties(book, facts, o) for o in unmet):
-                    continue
-                for (prop, domain), drug in product(_missing_properties(book, facts, population), drugs):
+            for population in reported:
+                for (prop, domain), drug in product(missing_of(population), drugs):
                     row = (rule.iri, drug, population, prop, domain)
                     if row not in seen:
                         seen.add(row)
@@ -552,7 +563,7 @@ def evaluate(book: Rulebook, patients: Iterable[PatientGraph]) -> Evaluation:
     rows: dict[str, list[Row]] = {name: [] for name in COMPILED_QUERIES}
     populations: dict[str, list[str]] = {}
     drug_classes: dict[str, dict[str, list[str]]] = {}
-    book.prepare_part_checks(_FACETS)
+    book.prepare_part_checks(FACETS)  # done before caching; here for a book made otherwise
     for pg in patients:
         facts = facts_of(pg)
         classify(book, facts)

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
+from functools import lru_cache
 
 import pyoxigraph as ox
 
@@ -49,7 +50,9 @@ def _number(value: object) -> str:
     return str(value)
 
 
+@lru_cache(maxsize=8192)
 def _source(citation: Citation) -> SourceRef:
+    # a Citation is immutable and a SourceRef is never changed after it is made: one per citation
     url = citation.url or (f"https://doi.org/{citation.doi}" if citation.doi else None)
     return SourceRef(
         title=citation.title,
@@ -109,7 +112,8 @@ def _because(rows: list[Row], explain: _Explainer) -> list[str]:
     """Explanation lines: the drugs and how they matched, then counts, doses, indications, populations."""
     drugs, counts, doses, indications, populations = [], [], [], [], []
     label = explain.kb.label
-    for row in sorted(rows, key=lambda r: sorted((k, str(v)) for k, v in r.items())):
+    # (unbound variables are left out of the sort key: engines differ in how they show them)
+    for row in sorted(rows, key=lambda r: sorted((k, str(v)) for k, v in r.items() if v is not None)):
         drug = str(row.get("drug"))
         if row.get("enzyme") is not None:
             drugs.append(f"patient takes {label(drug)}, a {label(str(row['via']))} {label(str(row['enzyme']))}")

@@ -7,21 +7,32 @@ resolution needs (drug and condition names). Nothing clinical is written here.
 
 from __future__ import annotations
 
+import hashlib
+import os
+import pickle
+import tempfile
 from collections import defaultdict
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
+import pyoxigraph as ox
+
+from . import __version__
 from .build import BuiltKnowledgeBase, ensure_built
 from .names import normalise
-from .queries import query_text
+from .queries import query_files, query_text
 from .store import QueryStore
 
 if TYPE_CHECKING:
     from .rulebook import Rulebook
 
 __all__ = ["Citation", "KnowledgeBase", "RuleInfo", "default_knowledge_base"]
+
+T = TypeVar("T")
+V = TypeVar("V")
 
 
 @dataclass(frozen=True)
@@ -73,6 +84,27 @@ class PropertyInfo:
     domain: str | None
 
 
+_CATALOGUE_FORMAT = 1
+
+
+def catalogued(method: Callable[[KnowledgeBase], T]) -> cached_property[T]:
+    """Make a catalogue property: read from the build's ``catalogue.pickle`` when current, else queried.
+
+    On first use all catalogue properties are computed and saved together (not for a large build).
+    """
+    name = method.__name__
+
+    def get(self: KnowledgeBase) -> T:
+        saved = self._saved_catalogue
+        if name in saved:
+            return saved[name]  # type: ignore[return-value]
+        return method(self)
+
+    get.__doc__ = method.__doc__
+    get.__name__ = name
+    return cached_property(get)
+
+
 class KnowledgeBase:
     """A compiled knowledge base, loaded into a :class:`~medkg.store.QueryStore` on first use."""
 
@@ -90,7 +122,9 @@ class KnowledgeBase:
 
     @cached_property
     def store(self) -> QueryStore:
-        """The compiled knowledge base in an in-memory pyoxigraph store (loaded lazily)."""
+        """The compiled knowledge base in pyoxigraph: ``kb.nt`` in memory, or a large build's store read-only."""
+        if self.built.large:
+            return QueryStore.open_read_only(self.built.store_folder)
         return QueryStore.from_file(self.built.compiled)
 
     @cached_property
@@ -104,23 +138,61 @@ class KnowledgeBase:
         """Text of ``queries/<name>.rq`` for this knowledge base's resource root."""
         return query_text(name, self.root)
 
-    def _rows(self, name: str) -> list[dict[str, object]]:
-        return self.store.select(self.query(name))
+    def _rows(self, name: str, bindings: dict[str, str] | None = None) -> list[dict[str, object]]:
+        terms = {key: ox.NamedNode(value) for key, value in bindings.items()} if bindings else None
+        return self.store.select(self.query(name), bindings=terms)
 
     @cached_property
-    def labels(self) -> dict[str, str]:
-        """IRI -> display label."""
+    def _saved_catalogue(self) -> dict[str, object]:
+        """The catalogue saved next to the build, or {} (then computed and saved; never for a large KB)."""
+        key = self._catalogue_key()
+        path = self.built.folder / "catalogue.pickle"
+        try:
+            with path.open("rb") as handle:
+                saved = pickle.load(handle)  # our own cache file, written below
+            if isinstance(saved, dict) and saved.get("_key") == key:
+                return saved
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError):
+            pass
+        if self.built.large:
+            return {}
+        self.__dict__["_saved_catalogue"] = {}  # compute each property from the store
+        computed: dict[str, object] = {"_key": key}
+        for name in _CATALOGUE:
+            computed[name] = getattr(self, name)
+        _write_atomically(path, computed)
+        return computed
+
+    def _catalogue_key(self) -> str:
+        digest = hashlib.sha256(f"{_CATALOGUE_FORMAT}\n{__version__}\n{self.built.sha256}\n".encode())
+        for name in query_files("catalogue", self.root):
+            digest.update(query_text(name, self.root).encode("utf-8"))
+        return digest.hexdigest()
+
+    @catalogued
+    def labels(self) -> Mapping[str, str]:
+        """IRI -> display label (read on demand for a large build)."""
+        if self.built.large:
+            return _OnDemand(
+                lambda iri: next((str(r["label"]) for r in self._rows("catalogue/labels", {"iri": iri})), None)
+            )
         return {str(row["iri"]): str(row["label"]) for row in self._rows("catalogue/labels")}
 
     def label(self, iri: str) -> str:
         """Display label of ``iri``, or its local name when unlabelled."""
         return self.labels.get(iri) or iri.rstrip("/#").rsplit("/", 1)[-1].rsplit("#", 1)[-1]
 
-    @cached_property
-    def rules(self) -> dict[str, RuleInfo]:
-        """Rule IRI -> :class:`RuleInfo` with citations and alternatives."""
+    @catalogued
+    def rules(self) -> Mapping[str, RuleInfo]:
+        """Rule IRI -> :class:`RuleInfo` with citations and alternatives (read on demand for a large build)."""
+        if self.built.large:
+            return _OnDemand(lambda iri: self._rule_infos({"rule": iri}, {"subject": iri}).get(iri))
+        return self._rule_infos(None, None)
+
+    def _rule_infos(self, rule: dict[str, str] | None, subject: dict[str, str] | None) -> dict[str, RuleInfo]:
+        """Rule infos of every rule, or of one (``rule``/``subject`` bind the queries' variables)."""
         rules: dict[str, RuleInfo] = {}
-        for row in self._rows("catalogue/rules"):
+        for row in self._rows("catalogue/rules", rule):
             iri = str(row["rule"])
             rules[iri] = RuleInfo(
                 iri=iri,
@@ -132,20 +204,20 @@ class KnowledgeBase:
                 summary=str(row["summary"] or ""),
                 recommendation=str(row["recommendation"] or ""),
             )
-        for subject, citations in self.citations.items():
-            if subject in rules:
-                rules[subject].citations = citations
-        for row in self._rows("catalogue/alternatives"):
-            rule = rules.get(str(row["rule"]))
-            if rule is not None:
-                rule.alternatives.append(
+        for key, citations in (self.citations if subject is None else self._citations(subject)).items():
+            if key in rules:
+                rules[key].citations = citations
+        for row in self._rows("catalogue/alternatives", rule):
+            info = rules.get(str(row["rule"]))
+            if info is not None:
+                info.alternatives.append(
                     Alternative(str(row["therapy"]), str(row["label"]), int(row["order"] or 99), _opt(row["note"]))  # type: ignore[call-overload]
                 )
-        for rule in rules.values():
-            rule.alternatives.sort(key=lambda alt: (alt.order, alt.label))
+        for info in rules.values():
+            info.alternatives.sort(key=lambda alt: (alt.order, alt.label))
         return rules
 
-    @cached_property
+    @catalogued
     def supersedes(self) -> dict[str, set[str]]:
         """General rule IRI -> the more specific rules that replace it when both fire for the same drugs."""
         found: dict[str, set[str]] = defaultdict(set)
@@ -153,11 +225,16 @@ class KnowledgeBase:
             found[str(row["superseded"])].add(str(row["rule"]))
         return dict(found)
 
-    @cached_property
-    def citations(self) -> dict[str, list[Citation]]:
-        """Subject IRI (rule, population, class) -> its citations, sorted by title."""
+    @catalogued
+    def citations(self) -> Mapping[str, list[Citation]]:
+        """Subject IRI (rule, population, class) -> its citations, sorted by title (on demand for a large build)."""
+        if self.built.large:
+            return _OnDemand(lambda iri: self._citations({"subject": iri}).get(iri))
+        return self._citations(None)
+
+    def _citations(self, subject: dict[str, str] | None) -> dict[str, list[Citation]]:
         found: dict[str, list[Citation]] = defaultdict(list)
-        for row in self._rows("catalogue/citations"):
+        for row in self._rows("catalogue/citations", subject):
             found[str(row["subject"])].append(
                 Citation(
                     title=str(row["title"]),
@@ -172,7 +249,7 @@ class KnowledgeBase:
             )
         return {key: sorted(set(value), key=lambda c: (c.title, c.locator or "")) for key, value in found.items()}
 
-    @cached_property
+    @catalogued
     def drug_names(self) -> dict[str, str]:
         """Lower-case name (ingredient, brand, synonym) -> drug IRI.
 
@@ -187,7 +264,7 @@ class KnowledgeBase:
         """Whether ``name`` (any case and spacing) names a drug: ingredient, brand or synonym."""
         return normalise(name) in self.name_ingredients
 
-    @cached_property
+    @catalogued
     def name_ingredients(self) -> dict[str, list[str]]:
         """Lower-case name -> every drug IRI it names (several for a combination brand such as Percocet)."""
         found: dict[str, set[str]] = defaultdict(set)
@@ -195,7 +272,7 @@ class KnowledgeBase:
             found[str(row["name"]).casefold()].add(str(row["drug"]))
         return {name: sorted(iris) for name, iris in found.items()}
 
-    @cached_property
+    @catalogued
     def allergen_names(self) -> dict[str, str]:
         """Lower-case name -> drug or drug-class IRI, for documented allergies (drug names win)."""
         names: dict[str, str] = {}
@@ -203,12 +280,12 @@ class KnowledgeBase:
             names.setdefault(str(row["name"]).casefold(), str(row["class"]))
         return {**names, **self.drug_names}
 
-    @cached_property
+    @catalogued
     def curation(self) -> dict[str, str]:
         """Drug IRI -> curation level (``label-depth`` or ``tabular``)."""
         return {str(row["drug"]): str(row["curation"]) for row in self._rows("catalogue/drug-names") if row["curation"]}
 
-    @cached_property
+    @catalogued
     def condition_names(self) -> dict[str, str]:
         """Lower-case condition name, synonym or code -> condition class IRI."""
         names: dict[str, str] = {}
@@ -216,7 +293,7 @@ class KnowledgeBase:
             names.setdefault(str(row["name"]).casefold(), str(row["condition"]))
         return names
 
-    @cached_property
+    @catalogued
     def population_definitions(self) -> dict[str, list[tuple[str, str, object]]]:
         """Population IRI -> [(property IRI, facet, limit)] read from its OWL definition."""
         found: dict[str, list[tuple[str, str, object]]] = defaultdict(list)
@@ -224,13 +301,57 @@ class KnowledgeBase:
             found[str(row["population"])].append((str(row["property"]), str(row["facet"]), row["limit"]))
         return {key: sorted(value, key=str) for key, value in found.items()}
 
-    @cached_property
+    @catalogued
     def properties(self) -> dict[str, PropertyInfo]:
         """Datatype property IRI -> label, unit and clinical domain."""
         return {
             str(row["property"]): PropertyInfo(str(row["label"]), _opt(row["unit"]), _opt(row["domain"]))
             for row in self._rows("catalogue/properties")
         }
+
+
+class _OnDemand(Mapping[str, V]):
+    """A mapping whose values are read one key at a time (and kept) - for a large build's catalogue.
+
+    Iterating it is not supported: a million rules are never listed in memory.
+    """
+
+    def __init__(self, read: Callable[[str], V | None]) -> None:
+        self._read = read
+        self._seen: dict[str, V | None] = {}
+
+    def __getitem__(self, key: str) -> V:
+        if key not in self._seen:
+            self._seen[key] = self._read(key)
+        value = self._seen[key]
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        raise TypeError("a large knowledge base's catalogue is read per key, not listed")
+
+    def __len__(self) -> int:
+        raise TypeError("a large knowledge base's catalogue is read per key, not counted")
+
+
+#: The catalogue properties saved together (see :func:`catalogued`).
+_CATALOGUE = [
+    name
+    for name, value in vars(KnowledgeBase).items()
+    if isinstance(value, cached_property) and name not in ("store", "rulebook", "_saved_catalogue")
+]
+
+
+def _write_atomically(path: Path, value: object) -> None:
+    """Pickle ``value`` to ``path`` through a temporary file and a rename; a read-only folder is skipped."""
+    try:
+        handle_fd, temporary = tempfile.mkstemp(prefix=f".{path.stem}-", dir=path.parent)
+        with os.fdopen(handle_fd, "wb") as handle:
+            pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(temporary, path)
+    except OSError:
+        pass
 
 
 def _opt(value: object) -> str | None:
@@ -240,8 +361,33 @@ def _opt(value: object) -> str | None:
 _DEFAULT: dict[tuple[Path | None, Path | None], KnowledgeBase] = {}
 
 
+def knowledge_base_at(folder: Path, root: Path | None = None) -> KnowledgeBase:
+    """Return the knowledge base compiled in ``folder`` (a build folder with ``meta.json``).
+
+    E.g. one written by ``scripts/synth_kb.py``; read with the queries under ``root`` (default: built-in).
+
+    Raises:
+        FileNotFoundError: if ``folder`` holds no ``meta.json``.
+    """
+    from .build import read_build
+
+    key = (folder.resolve(), root)
+    if key not in _AT:
+        _AT[key] = KnowledgeBase(read_build(folder), root)
+    return _AT[key]
+
+
+_AT: dict[tuple[Path, Path | None], KnowledgeBase] = {}
+
+
 def default_knowledge_base(root: Path | None = None, cache: Path | None = None) -> KnowledgeBase:
-    """Return the knowledge base for ``root`` (default: the built-in one), built if needed, one per process."""
+    """Return the knowledge base for ``root`` (default: the built-in one), built if needed, one per process.
+
+    With no ``root`` and the environment variable ``MEDKG_KB`` set to a build folder (e.g. a
+    synthetic knowledge base from ``scripts/synth_kb.py``), that build is used instead.
+    """
+    if root is None and os.environ.get("MEDKG_KB"):
+        return knowledge_base_at(Path(os.environ["MEDKG_KB"]))
     key = (root, cache)
     if key not in _DEFAULT:
         _DEFAULT[key] = KnowledgeBase(ensure_built(root, cache), root)

@@ -7,15 +7,19 @@ line naming the file, the field and what is allowed.
 from __future__ import annotations
 
 import json
+import logging
 import math
-from collections.abc import Callable, Mapping
+import os
+import re
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, RDF, RDFS
 
@@ -42,6 +46,32 @@ TURTLE_SUFFIXES = (".ttl", ".turtle")
 PATIENT_SUFFIXES = JSON_SUFFIXES + TURTLE_SUFFIXES
 
 
+#: Largest patient file, standard input or NDJSON line read, in bytes (``MEDKG_MAX_INPUT_MB`` overrides).
+DEFAULT_MAX_INPUT_MB = 32
+#: Deepest nesting of JSON arrays and objects accepted (a FHIR Bundle needs about 15 levels).
+MAX_JSON_DEPTH = 64
+#: Longest integer accepted in JSON, in digits.
+MAX_INTEGER_DIGITS = 100
+
+
+def max_input_bytes() -> int:
+    """Return the input size limit in bytes: ``MEDKG_MAX_INPUT_MB`` (a positive number) or 32 MB.
+
+    Raises:
+        InputError: when ``MEDKG_MAX_INPUT_MB`` is set but is not a positive number.
+    """
+    text = os.environ.get("MEDKG_MAX_INPUT_MB")
+    if not text:
+        return DEFAULT_MAX_INPUT_MB * 1024 * 1024
+    try:
+        megabytes = float(text)
+    except ValueError:
+        megabytes = math.nan
+    if not (math.isfinite(megabytes) and megabytes > 0):
+        raise InputError(f"MEDKG_MAX_INPUT_MB={text!r}: must be a positive number of megabytes")
+    return int(megabytes * 1024 * 1024)
+
+
 class InputError(ValueError):
     """User input (patient, query, option) that cannot be used; the message is one line for the user."""
 
@@ -50,17 +80,88 @@ class PatientInputError(InputError):
     """Patient input that cannot be read or is invalid; the message is one line for the user."""
 
 
+def _too_large(origin: str, size: int, limit: int) -> PatientInputError:
+    return PatientInputError(
+        f"{origin}: input is {size / 1024 / 1024:.1f} MB; the limit is {limit / 1024 / 1024:g} MB "
+        "(set MEDKG_MAX_INPUT_MB to raise it)"
+    )
+
+
+def decode_input_bytes(data: bytes, *, origin: str = "input") -> str:
+    """Decode patient input bytes: UTF-8 (a byte-order mark allowed), or UTF-16/UTF-32 with a byte-order mark.
+
+    Raises:
+        PatientInputError: larger than :func:`max_input_bytes`, or not text in these encodings (naming
+            the first bad byte and its position).
+    """
+    limit = max_input_bytes()
+    if len(data) > limit:
+        raise _too_large(origin, len(data), limit)
+    encoding = "utf-8-sig"
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        encoding = "utf-32" if data.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")) else "utf-16"
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as error:
+        bad = data[error.start : error.start + 1].hex()
+        raise PatientInputError(
+            f"{origin}: not a text file in UTF-8 (byte 0x{bad} at position {error.start} is invalid): "
+            "save it as UTF-8 JSON or Turtle"
+        ) from None
+
+
+def _allowed_fields(loc: tuple[int | str, ...]) -> str:
+    """Return the field names allowed where an unknown field was found (for "Extra inputs are not permitted")."""
+    from .patient import Labs, Medication
+
+    models: dict[str, type[BaseModel]] = {"medications": Medication, "labs": Labs}
+    model = models.get(str(loc[0]), Patient) if len(loc) > 1 else Patient
+    return ", ".join(model.model_fields)
+
+
 def _describe(error: ValidationError, origin: str) -> str:
     parts = []
     for item in error.errors()[:5]:
         where = ".".join(str(part) for part in item["loc"]) or "(top level)"
-        parts.append(f"{where}: {item['msg']}")
+        allowed = f" (allowed: {_allowed_fields(item['loc'])})" if item["type"] == "extra_forbidden" else ""
+        parts.append(f"{where}: {item['msg']}{allowed}")
     more = f" (+{error.error_count() - 5} more)" if error.error_count() > 5 else ""
     return f"{origin}: invalid patient: " + "; ".join(parts) + more
 
 
 def _reject_constant(value: str) -> float:
     raise PatientInputError(f"{value} is not allowed in patient JSON (numbers must be finite)")
+
+
+def _parse_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INTEGER_DIGITS:
+        raise PatientInputError(
+            f"a number with {len(text.lstrip('-'))} digits is not allowed (at most {MAX_INTEGER_DIGITS})"
+        )
+    return int(text)
+
+
+def _parse_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise PatientInputError(f"the number {text[:40]} is too large (numbers must be finite)")
+    return value
+
+
+_TOO_DEEP = "JSON nested more than {limit} levels deep (arrays and objects within each other)"
+
+
+def _depth_error(data: Any, limit: int = MAX_JSON_DEPTH) -> str | None:
+    """Return a message when ``data`` nests arrays/objects deeper than ``limit`` levels, else None."""
+    level: list[tuple[Any, int]] = [(data, 1)]
+    while level:
+        node, depth = level.pop()
+        if isinstance(node, dict | list):
+            if depth > limit:
+                return _TOO_DEEP.format(limit=limit)
+            children = node.values() if isinstance(node, dict) else node
+            level.extend((child, depth + 1) for child in children)
+    return None
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -84,14 +185,28 @@ def patient_from_json(text: str, *, origin: str = "patient.json") -> Patient:
 
 def _decode_json(text: str, origin: str) -> Any:
     """Decode JSON text, refusing NaN/Infinity and repeated keys (PatientInputError naming ``origin``)."""
+    limit = max_input_bytes()
+    if len(text) > limit and len(text.encode("utf-8")) > limit:
+        raise _too_large(origin, len(text.encode("utf-8")), limit)
     try:
-        data = json.loads(text.removeprefix("\ufeff"), parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
+        data = json.loads(
+            text.removeprefix("\ufeff"),
+            parse_constant=_reject_constant,
+            parse_int=_parse_int,
+            parse_float=_parse_float,
+            object_pairs_hook=_unique_keys,
+        )
     except json.JSONDecodeError as error:
         raise PatientInputError(
-            f"{origin}: not valid JSON: {error.msg} at line {error.lineno} column {error.colno}"
+            f"{origin}: not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})"
         ) from None
     except PatientInputError as error:
         raise PatientInputError(f"{origin}: {error}") from None
+    except RecursionError:
+        raise PatientInputError(f"{origin}: {_TOO_DEEP.format(limit=MAX_JSON_DEPTH)}") from None
+    deep = _depth_error(data)
+    if deep:
+        raise PatientInputError(f"{origin}: {deep}")
     return data
 
 
@@ -125,8 +240,36 @@ _PATIENT_TERMS = {
 _USE_TERMS = {"inputName": "drug", "doseMg": "dose_mg", "timesPerDay": "times_per_day"}
 
 
+#: rdflib's syntax error text: the line and the reason, without its quoted excerpt of the input.
+_BAD_SYNTAX = re.compile(r"at line (?P<line>\d+) of <[^>]*>: Bad syntax \((?P<reason>.*?)\) at \^ in:")
+
+
+class _QuietLiteralWarnings(logging.Filter):
+    """Drop rdflib's logged traceback for an ill-typed literal: medkg reports the value itself."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Failed to convert Literal lexical form")
+
+
+@contextmanager
+def _quiet_rdflib_literals() -> Iterator[None]:
+    logger, quiet = logging.getLogger("rdflib.term"), _QuietLiteralWarnings()
+    logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        logger.removeFilter(quiet)
+
+
 def _plain(value: Any) -> Any:
-    """Return an RDF literal's value as a JSON-like value (numbers as float, never Decimal)."""
+    """Return an RDF literal's value as a JSON-like value (numbers as float, never Decimal).
+
+    Raises:
+        PatientInputError: for a literal whose text is not valid for its datatype (``"abc"^^xsd:integer``).
+    """
+    if isinstance(value, Literal) and value.ill_typed:
+        datatype = str(value.datatype).replace("http://www.w3.org/2001/XMLSchema#", "xsd:")
+        raise PatientInputError(f"value {str(value)!r} is not a valid {datatype}")
     python = value.toPython() if isinstance(value, Literal) else str(value)
     if isinstance(python, bool | str):
         return python
@@ -151,10 +294,16 @@ def patient_from_turtle(text: str, *, origin: str = "patient.ttl") -> Patient:
     """
     graph = Graph()
     try:
-        graph.parse(data=text, format="turtle")
+        with _quiet_rdflib_literals():
+            graph.parse(data=text + "\n", format="turtle")  # the newline: a clear message at end of input
     except Exception as error:  # rdflib raises several unrelated types for bad syntax
         detail = " ".join(str(error).split()) or error.__class__.__name__
-        raise PatientInputError(f"{origin}: not valid Turtle: {detail}") from None
+        found = _BAD_SYNTAX.search(detail)
+        if found and "EOF" in found["reason"]:
+            detail = f"the input ends inside a statement ({found['reason']}): is the final '.' missing?"
+        elif found:
+            detail = f"line {found['line']}: {found['reason']}"
+        raise PatientInputError(f"{origin}: not valid Turtle: {detail[:300]}") from None
     patients = sorted(graph.subjects(RDF.type, medkg_term("Patient")), key=str)
     if len(patients) != 1:
         raise PatientInputError(f"{origin}: expected exactly one medkg:Patient, found {len(patients)}")
@@ -178,7 +327,10 @@ def patient_from_turtle(text: str, *, origin: str = "patient.ttl") -> Patient:
                 raise fail(f"property {predicate} is not one medkg reads (see docs/patient-input.md)")
             if field in values:
                 raise fail(f"property {predicate} has more than one value")
-            values[field] = _plain(value)
+            try:
+                values[field] = _plain(value)
+            except PatientInputError as error:
+                raise fail(f"property {predicate}: {error}") from None
         return values
 
     links = {medkg_term("hasCondition"), medkg_term("takesMedication")}
@@ -211,12 +363,20 @@ def _read_patient_file(source: str | Path) -> tuple[Path, str]:
         raise PatientInputError(f"{path}: is a folder, not a patient file")
     if suffix not in PATIENT_SUFFIXES:
         raise PatientInputError(f"{path}: unsupported file type {suffix or '(none)'!r}: use .json or .ttl")
+    limit = max_input_bytes()
     try:
-        return path, path.read_text(encoding="utf-8")
+        size = path.stat().st_size
+        if size > limit:
+            raise _too_large(str(path), size, limit)
+        with path.open("rb") as handle:
+            data = handle.read(limit + 1)
     except IsADirectoryError:
         raise PatientInputError(f"{path}: is a folder, not a patient file") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise PatientInputError(f"{path}: cannot read: {error.__class__.__name__}: {error}") from None
+    except FileNotFoundError:
+        raise PatientInputError(f"{path}: cannot read: no such file") from None
+    except OSError as error:
+        raise PatientInputError(f"{path}: cannot read: {error.strerror or error}") from None
+    return path, decode_input_bytes(data, origin=str(path))
 
 
 def load_patient(source: str | Path | Mapping[str, Any]) -> Patient:
@@ -252,9 +412,13 @@ class LoadedInput:
 
 
 def _is_cds_request(data: Mapping[str, Any]) -> bool:
+    """Tell a CDS Hooks request: it names a hook, or has a ``context`` and no medkg ``medications`` list."""
     context = data.get("context")
-    return isinstance(context, Mapping) and (
-        "hook" in data or "hookInstance" in data or "draftOrders" in context or "medications" in context
+    if "hook" in data or "hookInstance" in data:
+        return True
+    return "context" in data and (
+        "medications" not in data
+        or (isinstance(context, Mapping) and ("draftOrders" in context or "medications" in context))
     )
 
 
@@ -276,15 +440,17 @@ def input_from_dict(
     Raises:
         PatientInputError: naming ``origin``, for anything that cannot be read.
     """
-    from .fhir import read_bundle, read_cds_request
-
     if isinstance(data, Mapping) and data.get("resourceType") == "Bundle":
+        from .fhir import read_bundle  # FHIR models load only for FHIR input
+
         try:
             bundle = read_bundle(data, as_of=as_of, known=known)
         except InputError as error:
             raise PatientInputError(f"{origin}: {error}") from None
         return LoadedInput(bundle.patient, bundle.notes, "fhir-bundle")
     if isinstance(data, Mapping) and _is_cds_request(data):
+        from .fhir import read_cds_request
+
         now = datetime.combine(as_of, datetime.min.time(), UTC) if as_of else datetime.now(UTC)
         try:
             request = read_cds_request(data, now=now, known=known)
@@ -292,12 +458,23 @@ def input_from_dict(
             raise PatientInputError(f"{origin}: {error}") from None
         return LoadedInput(request.patient, request.notes, "cds-hooks", request.draft_drugs)
     if isinstance(data, Mapping) and "resourceType" in data:
+        kind = data["resourceType"]
+        if not isinstance(kind, str):
+            raise PatientInputError(f'{origin}: resourceType must be a string such as "Bundle", not {kind!r}')
         raise PatientInputError(
-            f"{origin}: a FHIR {data['resourceType']} alone is not read: give a Bundle with the patient's record"
+            f"{origin}: a FHIR {kind[:60]} alone is not read: give a Bundle with the patient's record"
         )
     if as_of is not None:
         raise PatientInputError(f"{origin}: --as-of applies to FHIR Bundles and CDS Hooks requests only")
-    return LoadedInput(patient_from_dict(data, origin=origin))
+    return _with_medication_note(patient_from_dict(data, origin=origin))
+
+
+#: The note for a patient whose input lists no medication (accepted: there is nothing to check).
+NO_MEDICATION_NOTE = "no medication given: nothing was checked for interactions or doses"
+
+
+def _with_medication_note(patient: Patient) -> LoadedInput:
+    return LoadedInput(patient, [] if patient.medications else [NO_MEDICATION_NOTE])
 
 
 def input_from_json(
@@ -328,7 +505,7 @@ def load_input(
     if path.suffix.lower() in TURTLE_SUFFIXES:
         if as_of is not None:
             raise PatientInputError(f"{path}: --as-of applies to FHIR Bundles and CDS Hooks requests only")
-        return LoadedInput(patient_from_turtle(text, origin=str(path)))
+        return _with_medication_note(patient_from_turtle(text, origin=str(path)))
     return input_from_json(text, origin=str(path), as_of=as_of, known=known)
 
 

@@ -8,6 +8,7 @@ are accepted and reported as cautions by :func:`plausibility_notes`.
 from __future__ import annotations
 
 import math
+import unicodedata
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -15,6 +16,15 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 __all__ = ["Labs", "Medication", "Patient", "plausibility_notes"]
 
 _STRICT = ConfigDict(extra="forbid", allow_inf_nan=False, str_strip_whitespace=True, strict=True)
+
+
+def _printable(value: str | None) -> str | None:
+    """Refuse control characters other than tab, newline and carriage return (e.g. NUL) in a name."""
+    if value is not None:
+        for character in value:
+            if unicodedata.category(character) == "Cc" and character not in "\t\n\r":
+                raise ValueError(f"must not contain control character U+{ord(character):04X}")
+    return value
 
 
 class Medication(BaseModel):
@@ -32,6 +42,11 @@ class Medication(BaseModel):
     dose_mg: float | None = Field(default=None, gt=0, le=100_000)
     times_per_day: float | None = Field(default=None, gt=0, le=48)
     indication: str | None = Field(default=None, max_length=200)
+
+    @field_validator("drug", "indication")
+    @classmethod
+    def _no_control_characters(cls, value: str | None) -> str | None:
+        return _printable(value)
 
 
 class Labs(BaseModel):
@@ -74,7 +89,13 @@ class Patient(BaseModel):
         for value in values:
             if not value.strip():
                 raise ValueError("names must not be empty")
+            _printable(value)
         return [value.strip() for value in values]
+
+    @field_validator("id")
+    @classmethod
+    def _printable_id(cls, value: str) -> str:
+        return _printable(value) or value
 
     @field_validator("age_years", "weight_kg", "serum_creatinine_mg_dl", "crcl_ml_min", "egfr_ml_min_1_73m2")
     @classmethod

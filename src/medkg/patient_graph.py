@@ -44,6 +44,21 @@ Term = Iri | Lit
 Triple = tuple[str, str, Term]
 
 _TYPE = str(RDF.type)
+_BOOLEAN = str(XSD.boolean)
+_DECIMAL = str(XSD.decimal)
+_INTEGER = str(XSD.integer)
+_IDENTIFIER = str(DCTERMS.identifier)
+
+
+class _Terms(dict[str, str]):
+    """T-box term name -> IRI string, looked up once (:func:`medkg_term` checks the name)."""
+
+    def __missing__(self, name: str) -> str:
+        self[name] = iri = str(medkg_term(name))
+        return iri
+
+
+_T = _Terms()
 _NAMED = Iri(str(OWL.NamedIndividual))
 _STRING = str(XSD.string)
 
@@ -100,10 +115,13 @@ def _literal(value: object) -> Lit:
     xsd:integer; text xsd:string.
     """
     if isinstance(value, bool):
-        return Lit("true" if value else "false", str(XSD.boolean))
+        return Lit("true" if value else "false", _BOOLEAN)
     if isinstance(value, float | int | Decimal):
-        return Lit(format(Decimal(repr(float(value))), "f"), str(XSD.decimal))
-    return Lit(str(value), str(XSD.string))
+        text = repr(float(value))
+        if "e" in text or "E" in text:
+            text = format(Decimal(text), "f")
+        return Lit(text, _DECIMAL)
+    return Lit(str(value), _STRING)
 
 
 def patient_graph(patient: Patient, kb: KnowledgeBase, *, index: int = 0) -> PatientGraph:
@@ -118,15 +136,15 @@ def patient_graph(patient: Patient, kb: KnowledgeBase, *, index: int = 0) -> Pat
     result = PatientGraph(iri, triples, patient, renal, notes=list(renal.notes))
     me = str(iri)
 
-    def add(subject: str, predicate: URIRef, obj: Term) -> None:
-        triples.append((subject, str(predicate), obj))
+    def add(subject: str, predicate: str, obj: Term) -> None:
+        triples.append((subject, predicate, obj))
 
     def individual(node: str, cls: str) -> None:
         triples.append((node, _TYPE, Iri(cls)))
         triples.append((node, _TYPE, _NAMED))
 
-    individual(me, str(medkg_term("Patient")))
-    add(me, DCTERMS.identifier, _literal(patient.id))
+    individual(me, _T["Patient"])
+    add(me, _IDENTIFIER, _literal(patient.id))
     pregnant, breastfeeding = patient.pregnant, patient.breastfeeding
     if patient.sex == "male":
         if pregnant is None and breastfeeding is None:
@@ -148,8 +166,8 @@ def patient_graph(patient: Patient, kb: KnowledgeBase, *, index: int = 0) -> Pat
     for term, raw in values.items():
         if raw is None:
             continue
-        add(me, medkg_term(term), _literal(raw))
-        result.values[str(medkg_term(term))] = raw
+        add(me, _T[term], _literal(raw))
+        result.values[_T[term]] = raw
 
     for number, name in enumerate(patient.conditions):
         condition = resolve_condition(name, kb.condition_names)
@@ -158,7 +176,7 @@ def patient_graph(patient: Patient, kb: KnowledgeBase, *, index: int = 0) -> Pat
             continue
         node = f"{iri}/condition/{number}"
         individual(node, condition)
-        add(me, medkg_term("hasCondition"), Iri(node))
+        add(me, _T["hasCondition"], Iri(node))
 
     for number, medication in enumerate(patient.medications):
         ingredients = kb.name_ingredients.get(normalise(medication.drug), [])
@@ -171,21 +189,21 @@ def patient_graph(patient: Patient, kb: KnowledgeBase, *, index: int = 0) -> Pat
             )
         for part, drug in enumerate(ingredients or [None]):
             use = f"{iri}/medication/{number}" + (f"/ingredient/{part}" if combination else "")
-            individual(use, str(medkg_term("MedicationUse")))
-            add(me, medkg_term("takesMedication"), Iri(use))
-            add(use, medkg_term("inputName"), _literal(medication.drug))
-            add(use, medkg_term("inputOrder"), Lit(str(number), str(XSD.integer)))
+            individual(use, _T["MedicationUse"])
+            add(me, _T["takesMedication"], Iri(use))
+            add(use, _T["inputName"], _literal(medication.drug))
+            add(use, _T["inputOrder"], Lit(str(number), _INTEGER))
             result.uses[use] = (medication.drug, drug)
             result.positions[use] = number
             if drug is None:
                 close = [kb.label(kb.drug_names[name]) for name in suggest(medication.drug, kb.drug_names)]
                 result.suggestions[medication.drug] = list(dict.fromkeys(close))
             else:
-                add(use, medkg_term("ofDrug"), Iri(drug))
+                add(use, _T["ofDrug"], Iri(drug))
             if medication.dose_mg is not None and not combination:
-                add(use, medkg_term("doseMg"), _literal(medication.dose_mg))
+                add(use, _T["doseMg"], _literal(medication.dose_mg))
             if medication.times_per_day is not None:
-                add(use, medkg_term("timesPerDay"), _literal(medication.times_per_day))
+                add(use, _T["timesPerDay"], _literal(medication.times_per_day))
             if medication.indication:
                 condition = resolve_condition(medication.indication, kb.condition_names)
                 if condition is None:
@@ -194,19 +212,19 @@ def patient_graph(patient: Patient, kb: KnowledgeBase, *, index: int = 0) -> Pat
                 else:
                     node = f"{use}/indication"
                     individual(node, condition)
-                    add(use, medkg_term("indication"), Iri(node))
+                    add(use, _T["indication"], Iri(node))
     for name in patient.allergies:
         allergen = resolve(name, kb.allergen_names)
         if allergen is None:
             result.not_used.append(f"allergy: {name} (not a drug or drug class medkg knows; not checked)")
         else:
-            add(me, medkg_term("allergicTo"), Iri(allergen))
+            add(me, _T["allergicTo"], Iri(allergen))
     if patient.labs is not None:
         for lab, term in _LAB_PROPERTIES.items():
             lab_value = getattr(patient.labs, lab)
             if lab_value is not None:
-                add(me, medkg_term(term), _literal(lab_value))
-                result.values[str(medkg_term(term))] = lab_value
+                add(me, _T[term], _literal(lab_value))
+                result.values[_T[term]] = lab_value
     return result
 
 

@@ -14,11 +14,10 @@ the compile queries or medkg's version change.
 from __future__ import annotations
 
 import hashlib
-import os
 import pickle
-import tempfile
+import sys
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -55,8 +54,10 @@ _INTEGERS = frozenset(
 )
 _DECIMALS = frozenset({_XSD + "decimal"})
 _FLOATS = frozenset({_XSD + "double", _XSD + "float"})
+#: The datatype facets population definitions may use (queries/classify/patient-populations.rq reads the same).
+FACETS = tuple(_XSD + name for name in ("minInclusive", "minExclusive", "maxInclusive", "maxExclusive"))
 #: Bump when the pickled layout changes.
-_FORMAT = 4
+_FORMAT = 7
 
 
 class Number(NamedTuple):
@@ -100,17 +101,19 @@ def _term(node: ox.NamedNode | ox.BlankNode | ox.Literal | None) -> Term:
 
 
 def _text(node: ox.NamedNode | ox.BlankNode | ox.Literal | None) -> str:
+    # interned: a large book repeats the same drug and class IRIs across a million rules
     if isinstance(node, ox.BlankNode):
-        return f"_:{node.value}"
+        return sys.intern(f"_:{node.value}")
     assert node is not None
-    return node.value
+    return sys.intern(node.value)
 
 
-@dataclass
+@dataclass(slots=True)
 class Rule:
     """One rule: IRI, kind (local name of its rule class) and parameters by property local name.
 
-    Parameter values are IRIs (str), :class:`Number` or bool.
+    ``params`` holds the values as read (IRIs as str, :class:`Number`, bool) until :meth:`freeze`
+    sorts them into IRIs, numbers and true flags (compact: a large book holds a million rules).
     """
 
     iri: str
@@ -118,13 +121,20 @@ class Rule:
     params: dict[str, list[object]] = field(default_factory=dict)
     _iris: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
     _numbers: dict[str, tuple[Number, ...]] = field(default_factory=dict, repr=False)
+    _flags: frozenset[str] = field(default_factory=frozenset, repr=False)
 
     def freeze(self) -> None:
-        """Sort the parameter values and index them by type (called once when compiled)."""
+        """Sort the parameter values and index them by type, then drop ``params`` (called once when compiled)."""
         for name, values in self.params.items():
             values.sort(key=repr)
-            self._iris[name] = tuple(v for v in values if isinstance(v, str))
-            self._numbers[name] = tuple(v for v in values if isinstance(v, Number))
+            iris = tuple(v for v in values if isinstance(v, str))
+            numbers = tuple(v for v in values if isinstance(v, Number))
+            if iris:
+                self._iris[name] = iris
+            if numbers:
+                self._numbers[name] = numbers
+        self._flags = frozenset(name for name, values in self.params.items() if any(v is True for v in values))
+        self.params = {}
 
     def iris(self, name: str) -> tuple[str, ...]:
         """Return the IRI values of parameter ``name`` (e.g. ``appliesToDrug``)."""
@@ -136,7 +146,7 @@ class Rule:
 
     def flag(self, name: str) -> bool:
         """Return a boolean parameter, false when absent (as ``COALESCE(?x, false)`` in the queries)."""
-        return any(v is True for v in self.params.get(name, []))
+        return name in self._flags
 
 
 class Restriction(NamedTuple):
@@ -197,11 +207,16 @@ class Rulebook:
     drug_keys: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     #: restriction part -> its :class:`PartCheck` (see :meth:`prepare_part_checks`).
     part_checks: dict[str, PartCheck] = field(default_factory=dict)
+    #: defined classes in dependency order: (class, is a union, parts).
+    class_order: list[tuple[str, bool, tuple[str, ...]]] = field(default_factory=list)
+    #: whether no definition depends (through others) on itself: one pass of class_order classifies.
+    definitions_acyclic: bool = True
 
     def prepare_part_checks(self, known_facets: Iterable[str]) -> None:
         """Arrange :attr:`restrictions` into :attr:`part_checks` (once; facets outside ``known_facets`` are ignored)."""
-        if self.part_checks or not self.restrictions:
+        if self.part_checks or not (self.restrictions or self.intersections or self.unions):
             return
+        self._order_definitions()
         allowed = set(known_facets)
         for part, restrictions in self.restrictions.items():
             values: dict[str, set[Term]] = defaultdict(set)
@@ -231,6 +246,26 @@ class Rulebook:
         for key in self.drug_values:
             self.drug_keys.setdefault(key[0], []).append(key)
 
+    def _order_definitions(self) -> None:
+        """Fill :attr:`class_order` with the defined classes, each after the defined classes it names."""
+        import networkx as nx
+
+        entries: dict[str, list[tuple[bool, list[str]]]] = defaultdict(list)
+        for cls, parts in self.intersections.items():
+            entries[cls].append((False, parts))
+        for cls, parts in self.unions.items():
+            entries[cls].append((True, parts))
+        graph = nx.DiGraph()
+        graph.add_nodes_from(sorted(entries))
+        for cls, definitions in entries.items():
+            graph.add_edges_from((part, cls) for _, parts in definitions for part in parts if part in entries)
+        try:
+            order = list(nx.lexicographical_topological_sort(graph))
+        except nx.NetworkXUnfeasible:
+            self.definitions_acyclic = False
+            order = sorted(entries)
+        self.class_order = [(cls, is_union, tuple(parts)) for cls in order for is_union, parts in entries[cls]]
+
     def rules_by(self, kind: str, name: str, values: Iterable[str]) -> list[Rule]:
         """Rules of ``kind`` whose parameter ``name`` takes one of ``values`` (each once, in book order)."""
         table = self.index.get((kind, name))
@@ -249,7 +284,7 @@ class Rulebook:
 
 def _rows(
     store: QueryStore, root: Path | None, name: str
-) -> list[dict[str, ox.NamedNode | ox.BlankNode | ox.Literal | None]]:
+) -> Iterator[dict[str, ox.NamedNode | ox.BlankNode | ox.Literal | None]]:
     return store.select_terms(query_text(f"compile/{name}", root))
 
 
@@ -263,7 +298,7 @@ def _parameter(node: ox.NamedNode | ox.BlankNode | ox.Literal | None) -> object:
         if term.datatype == _XSD + "boolean":
             return term.lexical in ("true", "1")
         return number_of(term) or term.lexical
-    return term.value
+    return sys.intern(term.value)
 
 
 def compile_rulebook(store: QueryStore, root: Path | None = None) -> Rulebook:
@@ -339,12 +374,9 @@ def load_rulebook(store: QueryStore, folder: Path, build_sha: str, root: Path | 
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError):
         pass
     book = compile_rulebook(store, root)
+    book.prepare_part_checks(FACETS)
     book.key = key
-    try:
-        handle_fd, temporary = tempfile.mkstemp(prefix=".rulebook-", dir=folder)
-        with os.fdopen(handle_fd, "wb") as handle:
-            pickle.dump(book, handle, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(temporary, path)
-    except OSError:
-        pass  # a read-only build folder: compile per process
+    from .knowledge_base import _write_atomically
+
+    _write_atomically(path, book)  # a read-only build folder: compiled per process
     return book

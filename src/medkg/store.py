@@ -50,6 +50,13 @@ class QueryStore:
         return store
 
     @classmethod
+    def open_read_only(cls, folder: Path) -> QueryStore:
+        """Open an on-disk pyoxigraph store read-only (a large build; patients cannot be added to it)."""
+        store = cls.__new__(cls)
+        store._store = ox.Store.read_only(str(folder))
+        return store
+
+    @classmethod
     def from_graph(cls, graph: Graph) -> QueryStore:
         """Make a store holding the triples of an rdflib graph in its default graph."""
         store = cls()
@@ -84,12 +91,13 @@ class QueryStore:
         names = [variable.value for variable in results.variables]
         return [{name: python_value(solution[name]) for name in names} for solution in results]
 
-    def select_terms(self, query: str) -> list[dict[str, ox.NamedNode | ox.BlankNode | ox.Literal | None]]:
-        """Run a SELECT over the knowledge base; return rows of RDF terms (for compiling rules)."""
+    def select_terms(self, query: str) -> Iterator[dict[str, ox.NamedNode | ox.BlankNode | ox.Literal | None]]:
+        """Run a SELECT over the knowledge base; yield rows of RDF terms one by one (for compiling rules)."""
         results = self._store.query(query)
         assert isinstance(results, ox.QuerySolutions)
         names = [variable.value for variable in results.variables]
-        return [{name: solution[name] for name in names} for solution in results]
+        for solution in results:
+            yield {name: solution[name] for name in names}
 
     def construct(self, query: str, *, graph: ox.NamedNode | None = None) -> list[ox.Triple]:
         """Run a CONSTRUCT over the knowledge base (plus ``graph``) and return its triples."""

@@ -154,7 +154,10 @@ def read_cds_request(
         raise InputError(
             "the CDS Hooks request has no draft medication order and no current medication: nothing to check"
         )
-    selections = [str(item) for item in context.get("selections") or [] if isinstance(item, str)]
+    given = context.get("selections")
+    if given is not None and not isinstance(given, list):
+        notes.append("context.selections is not a list of MedicationRequest/id references; ignored")
+    selections = [str(item) for item in given or [] if isinstance(item, str)] if isinstance(given, list) else []
     draft_labels = {d.label for d in drafts}
     for selection in selections:
         if selection not in draft_labels:

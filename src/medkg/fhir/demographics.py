@@ -45,7 +45,9 @@ def read_demographics(index: ResourceIndex) -> Demographics:
     birth = data.get("birthDate")
     if isinstance(birth, str) and len(birth) < 10 and found.birth_date is not None:
         found.notes.append(f"birth date {birth} is partial; age counted from {found.birth_date.isoformat()}")
-    if found.birth_date is None:
+    if found.birth_date is None and birth is not None:
+        found.notes.append(f"Patient birthDate {str(birth)[:40]!r} is not a valid date: age unknown")
+    elif found.birth_date is None:
         found.notes.append("Patient has no birth date: age unknown")
     gender = data.get("gender")
     if gender in ("female", "male"):

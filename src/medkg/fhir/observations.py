@@ -117,6 +117,7 @@ def read_observations(index: ResourceIndex, *, as_of: date, window_months: int =
             continue
         quantity = data.get("valueQuantity")
         if not isinstance(quantity, dict) or not isinstance(quantity.get("value"), int | float):
+            result.notes.append(f"{typed.label}: {analyte.label} has no numeric valueQuantity; not used")
             continue
         code = next(code for code in loinc if code in by_code)
         try:

@@ -123,6 +123,10 @@ def assemble(
     age = demographics.age_on(as_of)
     if age is not None:
         notes.append(f"age {age} years on {as_of.isoformat()} (born {demographics.birth_date})")
+    elif demographics.birth_date is not None:
+        notes.append(
+            f"birth date {demographics.birth_date.isoformat()} is after the as-of date {as_of.isoformat()}: age unknown"
+        )
     medications, medication_notes = read_medications(index, drafts=drafts, known=known)
     labs = read_observations(index, as_of=as_of, window_months=window_months)
     conditions, condition_notes = read_conditions(index)
@@ -134,6 +138,16 @@ def assemble(
         notes.append(contradiction)
     if not medications:
         notes.append("no current medication found")
+    checked = []
+    for medication in medications:
+        try:
+            checked.append(medication.to_medication())
+        except ValidationError as error:
+            first = error.errors()[0]
+            where = ".".join(str(step) for step in first["loc"])
+            raise InputError(
+                f"{medication.source} ({medication.drug[:60]}): {where} {first.get('input')!r}: {first['msg']}"
+            ) from None
     values = {name: value.value for name, value in labs.values.items()}
     lab_values = {name: values[name] for name in _LAB_FIELDS if name in values}
     try:
@@ -147,10 +161,14 @@ def assemble(
             conditions=conditions,
             allergies=allergies,
             labs=Labs(**lab_values) if lab_values else None,
-            medications=[m.to_medication() for m in medications],
+            medications=checked,
         )
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(step) for step in first["loc"])
-        raise InputError(f"FHIR input gives an invalid patient value: {where}: {first['msg']}") from None
+        source = next((value.source for name, value in labs.values.items() if name == first["loc"][0]), None)
+        origin = f" ({source})" if source else ""
+        raise InputError(
+            f"FHIR input gives an invalid patient value: {where}{origin} {first.get('input')!r}: {first['msg']}"
+        ) from None
     return Assembled(patient, medications, demographics, labs, notes)

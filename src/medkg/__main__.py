@@ -1,0 +1,5 @@
+"""``python -m medkg``: the same as the ``medkg`` command."""
+
+from .cli import run
+
+run()
