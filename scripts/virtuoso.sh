@@ -106,7 +106,7 @@ load() {
     local started=$EPOCHREALTIME
     isql <<EOF >"$dir/load.log"
 SPARQL CLEAR GRAPH <$graph>;
-DELETE FROM DB.DBA.load_list WHERE ll_graph = '$graph';
+DELETE FROM DB.DBA.load_list WHERE ll_graph = '$graph' OR ll_file = '$dir/load/$name';
 ld_dir('$dir/load', '$name', '$graph');
 rdf_loader_run();
 checkpoint;
@@ -115,11 +115,14 @@ SPARQL SELECT COUNT(*) FROM <$graph> WHERE { ?s ?p ?o };
 EOF
     local elapsed
     elapsed=$(awk -v a="$started" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }')
-    if grep -q "Error\|SR[0-9]" "$dir/load.log"; then
+    local count
+    count="$(isql exec="SPARQL SELECT COUNT(*) FROM <$graph> WHERE { ?s ?p ?o };" | awk '/^[0-9]+$/ { print; exit }')"
+    if grep -q "Error\|SR[0-9]" "$dir/load.log" || [ "${count:-0}" -eq 0 ]; then
         cat "$dir/load.log" >&2
+        echo "virtuoso.sh: graph <$graph> holds ${count:-0} triples after loading" >&2
         exit 1
     fi
-    echo "virtuoso.sh: loaded $file into <$graph> in ${elapsed} s" >&2
+    echo "virtuoso.sh: loaded $file into <$graph> ($count triples) in ${elapsed} s" >&2
 }
 
 load_kb() {
