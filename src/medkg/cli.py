@@ -88,6 +88,35 @@ def main() -> None:
     """medkg: medication-safety checks from an OWL knowledge graph, a reasoner and SPARQL."""
 
 
+_STORE_HELP = (
+    "Where the knowledge base is queried: 'embedded' (default: in this process) or the URL of a SPARQL 1.1 "
+    "query endpoint holding the compiled knowledge base, where the sparql engine's queries then run "
+    "(docs/stores.md; update URL and credentials from MEDKG_STORE_* variables)."
+)
+
+
+def _knowledge_base(store: str) -> Any:
+    """Return the built-in knowledge base, queried on the embedded store or on the endpoint at ``store``."""
+    from .knowledge_base import KnowledgeBase, default_knowledge_base
+
+    kb = default_knowledge_base()
+    if store == "embedded":
+        return kb
+    from .remote_store import StoreError, open_store
+
+    try:
+        remote = open_store(store, kb.sha256)
+        if not remote.has_knowledge_base():
+            _fail_input(
+                f"--store {store}: graph <{remote.kb_graph.value}> is empty; load the compiled knowledge base "
+                "first (docs/stores.md)"
+            )
+    except (StoreError, ValueError) as error:
+        _fail_input(str(error))
+    # RemoteStore has QueryStore's methods (duck-typed; KnowledgeBase annotates the embedded class)
+    return KnowledgeBase(kb.built, kb.root, store=remote)  # type: ignore[arg-type]
+
+
 def _examples() -> list[str]:
     return sorted(path.stem for path in EXAMPLES.glob("*.json"))
 
@@ -125,6 +154,7 @@ def _examples() -> list[str]:
     show_default=True,
     help="default: SPARQL over the build-time classified KB; owl: HermiT classifies KB and patient.",
 )
+@click.option("--store", default="embedded", show_default=True, help=_STORE_HELP)
 @click.option(
     "--format",
     "output_format",
@@ -169,6 +199,7 @@ def check(
     inr: float | None,
     as_of: datetime | None,
     engine: str,
+    store: str,
     output_format: str | None,
     output: Path | None,
     batch_source: Path | None,
@@ -183,12 +214,18 @@ def check(
     """
     if output is not None and not os.access(output.parent if output.parent != Path() else Path.cwd(), os.W_OK):
         _fail_input(f"cannot write {output}: its folder does not exist or is not writable")  # before any work
+    if store != "embedded":  # the queries run on the endpoint: the sparql engine
+        if engine == "owl":
+            _fail_input("--store applies to the sparql engine; --engine owl queries its own embedded store")
+        engine = "sparql"
     if batch_source is not None:
         if inputs or example or any(v is not None for v in (age, sex, weight, scr, crcl, egfr, child_pugh, as_of)):
             _fail_input("--batch takes its patients from the batch input alone (no other patients or flags)")
         if output_format not in (None, "ndjson", "json"):
             _fail_input("--batch writes ndjson (one JSON record per line)")
-        _run_batch(batch_source, engine, output, dask_scheduler)
+        if dask_scheduler is not None and store != "embedded":
+            _fail_input("--dask workers query their own embedded store; --store applies without --dask")
+        _run_batch(batch_source, engine, output, dask_scheduler, store)
         return
     if dask_scheduler is not None:
         _fail_input("--dask runs a batch; give --batch INPUT")
@@ -228,6 +265,7 @@ def check(
     if allergies:
         given["allergies"] = list(allergies)
     # an existing path, a .json/.ttl name or "-" (standard input) is a patient; anything else a medication
+    kb = None if store == "embedded" else _knowledge_base(store)
     files = [item for item in inputs if item == "-" or Path(item).exists() or item.lower().endswith(PATIENT_SUFFIXES)]
     names = [item for item in inputs if item not in files]
     if example:
@@ -238,7 +276,7 @@ def check(
         day = as_of.date() if as_of else None
 
         def known(name: str) -> bool:  # the knowledge base is loaded only if a FHIR reader asks
-            return default_knowledge_base().knows_drug(name)
+            return (kb or default_knowledge_base()).knows_drug(name)
 
         if files[0] == "-":
             limit = max_input_bytes()
@@ -260,7 +298,7 @@ def check(
         data["medications"] = [parse_medication_arg(item) for item in names]
         patient, notes = patient_from_dict(data, origin="command line"), []
 
-    report = run_check(patient, engine=engine, notes=notes)
+    report = run_check(patient, engine=engine, notes=notes, kb=kb)
     if output_format == "json":
         text = report.to_json()
     elif output_format == "turtle":
@@ -281,10 +319,13 @@ def check(
     sys.exit(report.exit_code)
 
 
-def _run_batch(source: Path, engine: str, output: Path | None, dask_scheduler: str | None = None) -> None:
+def _run_batch(
+    source: Path, engine: str, output: Path | None, dask_scheduler: str | None = None, store: str = "embedded"
+) -> None:
     """Check a batch; one JSON record per line; progress bar and summary on a terminal's stderr.
 
     ``dask_scheduler``: check on a Dask cluster (``local:N`` or a scheduler address) instead of in this process.
+    ``store``: ``embedded`` or the URL of a SPARQL endpoint holding the knowledge base.
     """
     import json
     import time
@@ -292,7 +333,6 @@ def _run_batch(source: Path, engine: str, output: Path | None, dask_scheduler: s
     from contextlib import ExitStack
 
     from .batch import batch_items, check_batch, count_batch_items
-    from .knowledge_base import default_knowledge_base
 
     from_stdin = str(source) == "-"
     if not from_stdin and not source.exists():
@@ -301,7 +341,7 @@ def _run_batch(source: Path, engine: str, output: Path | None, dask_scheduler: s
         from .distributed import Scheduler
 
         Scheduler.parse(dask_scheduler)  # a malformed SCHEDULER fails before any work
-    kb = default_knowledge_base()
+    kb = _knowledge_base(store)
     items = (
         batch_items("stdin", sys.stdin.buffer, known=kb.knows_drug)
         if from_stdin
@@ -379,12 +419,14 @@ def validate() -> None:
 @click.option(
     "--format", "output_format", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True
 )
+@click.option("--store", default="embedded", show_default=True, help=_STORE_HELP)
 @_guarded
-def query(query_file: Path, patient_file: Path | None, output_format: str) -> None:
+def query(query_file: Path, patient_file: Path | None, output_format: str, store: str) -> None:
     """Run a SPARQL SELECT/ASK file over the knowledge base (+ a classified patient)."""
     from .sparql_cli import run_query
 
-    click.echo(run_query(query_file.read_text(encoding="utf-8"), patient_file, output_format), nl=False)
+    text = query_file.read_text(encoding="utf-8")
+    click.echo(run_query(text, patient_file, output_format, kb=_knowledge_base(store)), nl=False)
 
 
 def _serve_command() -> click.Command:

@@ -6,12 +6,15 @@ import csv
 import io
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyoxigraph as ox
 
 from .loaders import InputError
 from .store import python_value
+
+if TYPE_CHECKING:
+    from .knowledge_base import KnowledgeBase
 
 __all__ = ["read_only", "run_query"]
 
@@ -52,11 +55,12 @@ def read_only(text: str) -> None:
         )
 
 
-def run_query(text: str, patient_file: Path | None, output_format: str) -> str:
+def run_query(text: str, patient_file: Path | None, output_format: str, *, kb: KnowledgeBase | None = None) -> str:
     """Run a SELECT or ASK query; return a table, CSV or SPARQL-JSON-like rows as text.
 
     With ``patient_file``, the patient is loaded, classified by the default engine and
-    queryable together with the knowledge base.
+    queryable together with the knowledge base. ``kb``: the knowledge base and its store (default:
+    the built-in one on the embedded store).
 
     Raises:
         medkg.loaders.PatientInputError: for a bad patient file.
@@ -70,7 +74,7 @@ def run_query(text: str, patient_file: Path | None, output_format: str) -> str:
     from .patient_graph import patient_graph
 
     read_only(text)
-    kb = default_knowledge_base()
+    kb = kb or default_knowledge_base()
     graph = patient_graph(load_patient(patient_file), kb).graph if patient_file else Graph()
     with SparqlEngine().session(kb, graph) as (store, name):
         try:
