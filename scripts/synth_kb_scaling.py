@@ -18,6 +18,7 @@ import multiprocessing
 import os
 import random
 import resource
+import signal
 import sys
 import time
 from pathlib import Path
@@ -32,6 +33,7 @@ from synth_kb_vocabulary import read_vocabulary, shared_files
 
 
 def _run(root: Path, drugs: int, pairs: int, queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    os.setpgrp()  # its own process group, so a timeout also stops HermiT's JVM
     shared = Graph()
     for path in shared_files(root):
         shared.parse(path, format="turtle")
@@ -68,7 +70,7 @@ def measure(root: Path, drugs: int, pairs: int, timeout: float) -> dict[str, obj
     process.start()
     process.join(timeout)
     if process.is_alive():
-        process.kill()
+        os.killpg(process.pid, signal.SIGKILL)
         process.join()
         return {"drugs": drugs, "pairs": pairs, "classify_s": None, "note": f"stopped after {timeout:.0f} s"}
     result: dict[str, object] = queue.get() if not queue.empty() else {"drugs": drugs, "pairs": pairs, "error": True}
