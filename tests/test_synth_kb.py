@@ -1,0 +1,160 @@
+"""The synthetic knowledge base generator (scripts/synth_kb.py) writes the shapes the rule queries expect.
+
+One small knowledge base (100 drugs, 2,000 pair rules) is generated once for the module; the
+tests read its store through pyoxigraph and run the real ``queries/rules/pair-rule.rq`` on a
+copy with a two-drug patient.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pyoxigraph
+import pytest
+
+from medkg.paths import resource_root
+
+pytestmark = pytest.mark.reasoner  # the generator classifies the drug profiles with HermiT
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "synth_kb.py"
+DRUGS, PAIRS = 100, 2000
+PREFIXES = """
+PREFIX medkg: <https://w3id.org/medkg/ontology#>
+PREFIX rdfs:  <http://www.w3.org/2000/01/rdf-schema#>
+PREFIX kg:    <https://w3id.org/medkg/kg/>
+PREFIX owl:   <http://www.w3.org/2002/07/owl#>
+PREFIX rdf:   <http://www.w3.org/1999/02/22-rdf-syntax-ns#>
+"""
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, object]]:
+    out = tmp_path_factory.mktemp("synth") / "kb"
+    command = [sys.executable, str(SCRIPT), "--drugs", str(DRUGS), "--pairs", str(PAIRS), "--out", str(out), "--quiet"]
+    result = subprocess.run(command, capture_output=True, text=True, env=os.environ.copy(), check=False)
+    assert result.returncode == 0, result.stderr
+    return out, json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def store(generated: tuple[Path, dict[str, object]]) -> pyoxigraph.Store:
+    return pyoxigraph.Store.read_only(str(generated[0] / "store"))
+
+
+def _count(store: pyoxigraph.Store, where: str) -> int:
+    rows = list(store.query(PREFIXES + f"SELECT (COUNT(*) AS ?n) WHERE {{ {where} }}"))
+    return int(rows[0]["n"].value)
+
+
+def test_meta_follows_the_build_contract(generated: tuple[Path, dict[str, object]], store: pyoxigraph.Store) -> None:
+    out, figures = generated
+    meta = json.loads((out / "meta.json").read_text(encoding="utf-8"))
+    assert set(meta) >= {"sha256", "medkg_version", "triples", "files", "synthetic"}
+    assert len(meta["sha256"]) == 64
+    assert meta["synthetic"]["drugs"] == DRUGS and meta["synthetic"]["pairs"] == PAIRS
+    assert meta["synthetic"]["seed"] == 1
+    assert meta["triples"]["compiled"] == len(store)
+    assert meta["triples"]["inferred"] > 0
+    assert (out / "kb-owl.nt").stat().st_size > 0
+    assert figures["triples"] == meta["triples"]
+
+
+def test_counts_of_drugs_and_rules(store: pyoxigraph.Store) -> None:
+    synthetic = 'FILTER(STRSTARTS(STR(?d), "https://w3id.org/medkg/synthetic/drug/"))'
+    assert _count(store, f"?d a medkg:Drug . {synthetic}") == DRUGS
+    assert _count(store, "?r a medkg:PairRule") == PAIRS
+    assert _count(store, "?r a medkg:DrugRule ; medkg:requiresPopulation ?p") > 0
+    assert _count(store, "?r a medkg:DoseRangeRule ; medkg:maximumDailyDoseMg ?m") > 0
+    assert _count(store, "?r a medkg:CountRule ; medkg:countsMembersOf ?c ; medkg:minimumDrugCount ?n") > 0
+    assert _count(store, "?r a medkg:DuplicateTherapyRule ; medkg:appliesToDrug ?c") > 0
+
+
+def test_every_rule_has_texts_severity_kind_and_one_citation(store: pyoxigraph.Store) -> None:
+    kinds = (
+        "VALUES ?kind { medkg:PairRule medkg:DrugRule medkg:DoseRangeRule medkg:CountRule medkg:DuplicateTherapyRule }"
+    )
+    rules = _count(store, f"{{ SELECT DISTINCT ?r WHERE {{ {kinds} ?r a ?kind }} }}")
+    complete = f"""{{ SELECT DISTINCT ?r WHERE {{ {kinds} ?r a ?kind ;
+        rdfs:label ?l ; medkg:summary ?s ; medkg:recommendation ?t ; medkg:findingKind ?f ; medkg:severity ?v ;
+        medkg:hasCitation ?c . ?c medkg:citesSource ?src ; medkg:locator ?loc ; medkg:evidenceLevel ?e .
+        ?src a medkg:Source . ?v a medkg:Severity . ?f a medkg:FindingKind }} }}"""
+    assert rules > PAIRS
+    assert _count(store, complete) == rules
+    assert _count(store, "?r a medkg:PairRule ; medkg:hasCitation ?c") == PAIRS
+    targets = "?r a medkg:PairRule ; medkg:objectDrug ?o ; medkg:precipitantDrug ?p . FILTER(?o != ?p)"
+    assert _count(store, targets) == PAIRS
+
+
+def test_severities_follow_the_distribution(store: pyoxigraph.Store) -> None:
+    rows = store.query(
+        PREFIXES + "SELECT ?code (COUNT(*) AS ?n) WHERE { ?r a medkg:PairRule ; medkg:severity/medkg:code ?code } "
+        "GROUP BY ?code"
+    )
+    shares = {row["code"].value: int(row["n"].value) / PAIRS for row in rows}
+    expected = {"contraindicated": 0.02, "major": 0.20, "moderate": 0.60, "minor": 0.18}
+    assert set(shares) == set(expected)
+    for code, share in expected.items():
+        assert abs(shares[code] - share) < 0.04, (code, shares[code])
+
+
+def test_renal_and_hepatic_rules_use_the_real_populations(store: pyoxigraph.Store) -> None:
+    renal = "?r medkg:requiresPopulation ?p . ?p medkg:isPopulation true ; owl:equivalentClass/owl:intersectionOf/rdf:rest*/rdf:first/owl:onProperty ?prop"
+    rows = store.query(PREFIXES + f"SELECT DISTINCT ?prop WHERE {{ {renal} }}")
+    used = {row["prop"].value for row in rows}
+    assert used == {
+        "https://w3id.org/medkg/ontology#creatinineClearanceMlMin",
+        "https://w3id.org/medkg/ontology#childPughClass",
+    }
+    unknown = "?r medkg:requiresPopulation ?p . FILTER NOT EXISTS { ?p medkg:isPopulation true }"
+    assert _count(store, unknown) == 0
+
+
+def test_hermit_inferences_are_materialised(store: pyoxigraph.Store) -> None:
+    # the class chain ends in medkg:Drug, and effect-defined classes are inferred for synthetic drugs
+    synthetic = 'FILTER(STRSTARTS(STR(?d), "https://w3id.org/medkg/synthetic/drug/"))'
+    main_group = '?d a ?top . ?top rdfs:subClassOf medkg:Drug . FILTER(STRSTARTS(STR(?top), "https://w3id.org/medkg/synthetic/class/"))'
+    assert _count(store, f"?d a medkg:Drug . {synthetic} {main_group}") >= DRUGS
+    with_effect = f"?d medkg:hasEffect kg:CNSDepression . {synthetic}"
+    assert _count(store, with_effect) > 0
+    assert _count(store, f"{with_effect} FILTER NOT EXISTS {{ ?d a kg:CNSDepressant }}") == 0
+
+
+def test_pair_rule_query_finds_the_pair_for_a_two_drug_patient(
+    generated: tuple[Path, dict[str, object]], tmp_path: Path
+) -> None:
+    shutil.copytree(generated[0] / "store", tmp_path / "store")
+    store = pyoxigraph.Store(str(tmp_path / "store"))
+    medkg = "https://w3id.org/medkg/ontology#"
+    first_drug_pair = (
+        "SELECT ?r ?o ?p WHERE { ?r a medkg:PairRule ; medkg:objectDrug ?o ; medkg:precipitantDrug ?p . "
+        "?o a medkg:Drug . ?p a medkg:Drug } ORDER BY ?r LIMIT 1"
+    )
+    row = next(iter(store.query(PREFIXES + first_drug_pair)))
+    rule, obj, pre = row["r"], row["o"], row["p"]
+    graph = pyoxigraph.NamedNode("https://w3id.org/medkg/patient/graph/test")
+    patient = pyoxigraph.NamedNode("https://w3id.org/medkg/patient/t1")
+    quads = [
+        pyoxigraph.Quad(
+            patient,
+            pyoxigraph.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type"),
+            pyoxigraph.NamedNode(medkg + "Patient"),
+            graph,
+        )
+    ]
+    for number, drug in enumerate((obj, pre)):
+        use = pyoxigraph.NamedNode(f"https://w3id.org/medkg/patient/t1/use{number}")
+        quads.append(pyoxigraph.Quad(patient, pyoxigraph.NamedNode(medkg + "takesMedication"), use, graph))
+        quads.append(pyoxigraph.Quad(use, pyoxigraph.NamedNode(medkg + "ofDrug"), drug, graph))
+    store.extend(quads)
+    query = (resource_root() / "queries" / "rules" / "pair-rule.rq").read_text(encoding="utf-8")
+    rows = list(store.query(query, default_graph=[pyoxigraph.DefaultGraph(), graph]))
+    found = {(row["rule"].value, row["role"].value, row["drug"].value) for row in rows}
+    assert (rule.value, "object", obj.value) in found
+    assert (rule.value, "precipitant", pre.value) in found
+    # every rule found concerns exactly these two drugs
+    assert {row["drug"].value for row in rows} == {obj.value, pre.value}
