@@ -259,7 +259,9 @@ def check_pair_query(root: Path, out: Path, pair_rule_number: int = 1) -> dict[s
             quads.append(pyoxigraph.Quad(use, pyoxigraph.NamedNode(medkg + "ofDrug"), drug, graph))
         store.extend(quads)
         clock = time.perf_counter()
-        rows = list(store.query(query, default_graph=[pyoxigraph.DefaultGraph(), graph]))
+        result = store.query(query, default_graph=[pyoxigraph.DefaultGraph(), graph])
+        assert isinstance(result, pyoxigraph.QuerySolutions)
+        rows = list(result)
         query_s = time.perf_counter() - clock
         found = sorted({row["rule"].value for row in rows})
         del store

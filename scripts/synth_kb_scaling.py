@@ -70,7 +70,8 @@ def measure(root: Path, drugs: int, pairs: int, timeout: float) -> dict[str, obj
     process.start()
     process.join(timeout)
     if process.is_alive():
-        os.killpg(process.pid, signal.SIGKILL)
+        if process.pid is not None:
+            os.killpg(process.pid, signal.SIGKILL)
         process.join()
         return {"drugs": drugs, "pairs": pairs, "classify_s": None, "note": f"stopped after {timeout:.0f} s"}
     result: dict[str, object] = queue.get() if not queue.empty() else {"drugs": drugs, "pairs": pairs, "error": True}

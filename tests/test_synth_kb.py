@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pyoxigraph
 import pytest
@@ -46,8 +47,14 @@ def store(generated: tuple[Path, dict[str, object]]) -> pyoxigraph.Store:
     return pyoxigraph.Store.read_only(str(generated[0] / "store"))
 
 
+def _solutions(store: pyoxigraph.Store, query: str, **options: Any) -> pyoxigraph.QuerySolutions:
+    result = store.query(query, **options)
+    assert isinstance(result, pyoxigraph.QuerySolutions)
+    return result
+
+
 def _count(store: pyoxigraph.Store, where: str) -> int:
-    rows = list(store.query(PREFIXES + f"SELECT (COUNT(*) AS ?n) WHERE {{ {where} }}"))
+    rows = list(_solutions(store, PREFIXES + f"SELECT (COUNT(*) AS ?n) WHERE {{ {where} }}"))
     return int(rows[0]["n"].value)
 
 
@@ -91,9 +98,10 @@ def test_every_rule_has_texts_severity_kind_and_one_citation(store: pyoxigraph.S
 
 
 def test_severities_follow_the_distribution(store: pyoxigraph.Store) -> None:
-    rows = store.query(
+    rows = _solutions(
+        store,
         PREFIXES + "SELECT ?code (COUNT(*) AS ?n) WHERE { ?r a medkg:PairRule ; medkg:severity/medkg:code ?code } "
-        "GROUP BY ?code"
+        "GROUP BY ?code",
     )
     shares = {row["code"].value: int(row["n"].value) / PAIRS for row in rows}
     expected = {"contraindicated": 0.02, "major": 0.20, "moderate": 0.60, "minor": 0.18}
@@ -104,7 +112,7 @@ def test_severities_follow_the_distribution(store: pyoxigraph.Store) -> None:
 
 def test_renal_and_hepatic_rules_use_the_real_populations(store: pyoxigraph.Store) -> None:
     renal = "?r medkg:requiresPopulation ?p . ?p medkg:isPopulation true ; owl:equivalentClass/owl:intersectionOf/rdf:rest*/rdf:first/owl:onProperty ?prop"
-    rows = store.query(PREFIXES + f"SELECT DISTINCT ?prop WHERE {{ {renal} }}")
+    rows = _solutions(store, PREFIXES + f"SELECT DISTINCT ?prop WHERE {{ {renal} }}")
     used = {row["prop"].value for row in rows}
     assert used == {
         "https://w3id.org/medkg/ontology#creatinineClearanceMlMin",
@@ -134,7 +142,7 @@ def test_pair_rule_query_finds_the_pair_for_a_two_drug_patient(
         "SELECT ?r ?o ?p WHERE { ?r a medkg:PairRule ; medkg:objectDrug ?o ; medkg:precipitantDrug ?p . "
         "?o a medkg:Drug . ?p a medkg:Drug } ORDER BY ?r LIMIT 1"
     )
-    row = next(iter(store.query(PREFIXES + first_drug_pair)))
+    row = next(iter(_solutions(store, PREFIXES + first_drug_pair)))
     rule, obj, pre = row["r"], row["o"], row["p"]
     graph = pyoxigraph.NamedNode("https://w3id.org/medkg/patient/graph/test")
     patient = pyoxigraph.NamedNode("https://w3id.org/medkg/patient/t1")
@@ -152,7 +160,7 @@ def test_pair_rule_query_finds_the_pair_for_a_two_drug_patient(
         quads.append(pyoxigraph.Quad(use, pyoxigraph.NamedNode(medkg + "ofDrug"), drug, graph))
     store.extend(quads)
     query = (resource_root() / "queries" / "rules" / "pair-rule.rq").read_text(encoding="utf-8")
-    rows = list(store.query(query, default_graph=[pyoxigraph.DefaultGraph(), graph]))
+    rows = list(_solutions(store, query, default_graph=[pyoxigraph.DefaultGraph(), graph]))
     found = {(row["rule"].value, row["role"].value, row["drug"].value) for row in rows}
     assert (rule.value, "object", obj.value) in found
     assert (rule.value, "precipitant", pre.value) in found
