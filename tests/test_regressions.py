@@ -182,3 +182,17 @@ def test_utf8_byte_order_mark_is_accepted(tmp_path: Path) -> None:
     path = tmp_path / "p.json"
     path.write_bytes(b"\xef\xbb\xbf" + b'{"medications": [{"drug": "baclofen"}]}')
     assert load_patient(path).medications[0].drug == "baclofen"
+
+
+def test_a_brand_above_the_maximum_dose_explains_itself_like_its_ingredient() -> None:
+    """Found by the 10,000-case property run: the daily-dose line named the product as entered
+    (``Lioresal 30 mg x 4/day``), so a brand and its ingredient gave different findings."""
+    from medkg import check
+
+    def dose_findings(name: str) -> list[str]:
+        report = check({"id": "p", "age_years": 70, "medications": [{"drug": name, "dose_mg": 30, "times_per_day": 4}]})
+        return [f.model_dump_json() for f in report.findings if f.kind == "max-dose"]
+
+    branded, generic = dose_findings("Lioresal"), dose_findings("baclofen")
+    assert branded == generic
+    assert branded and "baclofen 30 mg x 4/day" in branded[0]

@@ -98,13 +98,14 @@ class _Explainer:
         return f"{taken}, a member of '{self.kb.label(via)}'"
 
     def doses(self, drug: str) -> str:
+        # named by ingredient, not as entered: a brand and its ingredient give identical findings
         parts = []
-        for use, (name, iri) in self.patient.uses.items():
+        for use, (_name, iri) in self.patient.uses.items():
             if iri != drug:
                 continue
             medication = self.patient.patient.medications[self.patient.positions[use]]
             if medication.dose_mg is not None and medication.times_per_day is not None:
-                parts.append(f"{name} {medication.dose_mg:g} mg x {medication.times_per_day:g}/day")
+                parts.append(f"{self.kb.label(drug)} {medication.dose_mg:g} mg x {medication.times_per_day:g}/day")
         return " + ".join(parts)
 
 
