@@ -16,17 +16,17 @@ from .store import python_value
 if TYPE_CHECKING:
     from .knowledge_base import KnowledgeBase
 
-__all__ = ["read_only", "run_query"]
+__all__ = ["mentions", "read_only", "run_query"]
 
 
-def _mentions(node: Any, name: str) -> bool:
-    """Whether a parsed SPARQL tree contains a node called ``name``."""
+def mentions(node: Any, name: str) -> bool:
+    """Return whether a parsed SPARQL tree (rdflib) contains a node called ``name`` (e.g. ``ServiceGraphPattern``)."""
     if getattr(node, "name", None) == name:
         return True
     if isinstance(node, dict):
-        return any(_mentions(value, name) for value in node.values())
+        return any(mentions(value, name) for value in node.values())
     if isinstance(node, list | tuple) or type(node).__name__ == "ParseResults":
-        return any(_mentions(item, name) for item in node)
+        return any(mentions(item, name) for item in node)
     return False
 
 
@@ -49,7 +49,7 @@ def read_only(text: str) -> None:
         raise InputError(
             "query: updates (INSERT, DELETE, LOAD, CLEAR ...) are refused; medkg query is read-only"
         ) from None
-    if _mentions(tree, "ServiceGraphPattern"):
+    if mentions(tree, "ServiceGraphPattern"):
         raise InputError(
             "query: SERVICE (federated queries to other endpoints) is refused; medkg query reads local data only"
         )

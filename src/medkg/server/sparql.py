@@ -20,6 +20,7 @@ from typing import Any
 import pyoxigraph as ox
 
 from ..loaders import InputError
+from ..sparql_cli import mentions
 from ..store import QueryStore
 
 __all__ = [
@@ -109,17 +110,6 @@ def negotiate(accept: str | None, offered: list[str]) -> str:
     raise NotAcceptable(f"none of the accepted types is available; offered: {', '.join(offered)}")
 
 
-def _mentions(node: Any, name: str) -> bool:
-    """Whether a parsed SPARQL tree (rdflib) contains a node called ``name``."""
-    if getattr(node, "name", None) == name:
-        return True
-    if isinstance(node, dict):
-        return any(_mentions(value, name) for value in node.values())
-    if isinstance(node, list | tuple) or type(node).__name__ == "ParseResults":
-        return any(_mentions(item, name) for item in node)
-    return False
-
-
 def refusal(query: str) -> QueryRefused | None:
     """Why ``query`` must not run (403 update, 400 LOAD / SERVICE / not SPARQL), or None when it may.
 
@@ -135,14 +125,14 @@ def refusal(query: str) -> QueryRefused | None:
             update = parseUpdate(query)
         except ParseException:
             return QueryRefused(400, f"query: not valid SPARQL: {' '.join(str(query_error).split())}")
-        if _mentions(update, "Load"):
+        if mentions(update, "Load"):
             return QueryRefused(
                 400, "query: LOAD (fetching remote data) is refused; this endpoint reads local data only"
             )
         return QueryRefused(403, "updates (INSERT, DELETE, CLEAR, DROP ...) are refused: this endpoint is read-only")
     except RecursionError:
         return QueryRefused(400, "query: nested too deeply to parse")
-    if _mentions(tree, "ServiceGraphPattern"):
+    if mentions(tree, "ServiceGraphPattern"):
         return QueryRefused(
             400, "query: SERVICE (federated queries to other endpoints) is refused; this endpoint reads local data only"
         )
