@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+from functools import cache
 from datetime import date
 from typing import Any
 
@@ -49,8 +50,12 @@ def _ingredients() -> list[str]:
     return sorted({kb.label(iri) for iri in kb.drug_names.values()})
 
 
+@cache
 def _brands() -> dict[str, str]:
-    """Ingredient name -> one single-ingredient brand name that resolves to it (from the knowledge base)."""
+    """Ingredient name -> one single-ingredient brand name that resolves to it (from the knowledge base).
+
+    Cached: the catalogue query is the same for every generated case.
+    """
     kb = _kb()
     found: dict[str, str] = {}
     for row in kb.store.select(kb.query("catalogue/drug-names")):
