@@ -429,7 +429,7 @@ def _candidates(book: Rulebook, facts: PatientFacts) -> dict[str, list[Rule]]:
     pairs = by("PairRule", "objectDrug", matched)
     return {
         "DrugRule": by("DrugRule", "appliesToDrug", matched),
-        "PairRule": [r for r in pairs if any(p in matched for p in r.iris("precipitantDrug"))],
+        "PairRule": [r for r in pairs if not matched.isdisjoint(r.iris("precipitantDrug"))],
         "DoseRangeRule": by("DoseRangeRule", "appliesToDrug", matched),
         "CountRule": by("CountRule", "countsMembersOf", matched),
         "DuplicateTherapyRule": by("DuplicateTherapyRule", "appliesToDrug", matched),
