@@ -186,3 +186,72 @@ def test_no_index_finding_or_gap_below_65(kb: KnowledgeBase) -> None:
         _patient(40, {"drug": "amitriptyline", "dose_mg": 25, "times_per_day": 2}, {"drug": "lorazepam"}), kb=kb
     )
     assert not [f for f in report.findings if "Drug Burden Index" in " ".join([f.title, *f.because])]
+
+
+# --- validation -----------------------------------------------------------------------------
+
+_PREFIXES = """
+@prefix medkg: <https://w3id.org/medkg/ontology#> .
+@prefix kg: <https://w3id.org/medkg/kg/> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .
+@prefix dcterms: <http://purl.org/dc/terms/> .
+medkg:Burden a medkg:FindingKind . medkg:Moderate a medkg:Severity .
+kg:src-a a medkg:Source ; dcterms:title "a" ; medkg:sourceType medkg:DrugLabel ; medkg:url "https://example.org/a" .
+@prefix skos: <http://www.w3.org/2004/02/skos/core#> .
+kg:testdrug a medkg:Drug ; skos:prefLabel "testdrug" ; medkg:curationLevel "tabular" .
+"""
+_RULE = """
+kg:r a medkg:DoseBurdenRule ; rdfs:label "r" ; medkg:findingKind medkg:Burden ; medkg:severity medkg:Moderate ;
+    medkg:summary "s" ; medkg:recommendation "r" ; medkg:hasCitation [ medkg:citesSource kg:src-a ; medkg:locator "l" ] ;
+    medkg:countsMembersOf kg:DrugBurdenIndexDrug ;
+"""
+
+
+def _shacl(data: str) -> tuple[bool, str]:
+    from pyshacl import validate
+
+    shapes = Graph().parse(resource_root() / "ontology" / "shapes.ttl", format="turtle")
+    conforms, _graph, text = validate(
+        Graph().parse(data=_PREFIXES + data, format="turtle"), shacl_graph=shapes, allow_warnings=True
+    )
+    return bool(conforms), str(text)
+
+
+def test_shapes_accept_a_well_formed_rule_and_dose() -> None:
+    conforms, text = _shacl(
+        _RULE
+        + 'medkg:referenceDoseProperty medkg:minimumRecommendedDailyDoseMg ; medkg:minimumTotal "1"^^xsd:decimal .'
+        'kg:testdrug medkg:minimumRecommendedDailyDoseMg "2"^^xsd:decimal .'
+    )
+    assert conforms, text
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (_RULE + 'medkg:minimumTotal "1"^^xsd:decimal .', "reference dose property"),
+        (_RULE + 'medkg:referenceDoseProperty medkg:anticholinergicBurdenScore ; medkg:minimumTotal "1"^^xsd:decimal .', "reference dose property"),
+        (_RULE + 'medkg:referenceDoseProperty medkg:minimumRecommendedDailyDoseMg ; medkg:minimumTotal "0"^^xsd:decimal .', "MinExclusive"),
+        ('kg:testdrug medkg:minimumRecommendedDailyDoseMg "-2"^^xsd:decimal .', "positive decimal"),
+        ('kg:testdrug medkg:minimumRecommendedDailyDoseMg "2"^^xsd:decimal , "1"^^xsd:decimal .', "positive decimal"),
+        ('kg:notadrug medkg:minimumRecommendedDailyDoseMg "2"^^xsd:decimal .', "Class"),
+    ],
+)  # fmt: skip
+def test_shapes_refuse_malformed_rules_and_doses(data: str, message: str) -> None:
+    conforms, text = _shacl(data)
+    assert not conforms
+    assert message.casefold() in text.casefold(), text
+
+
+def test_an_unsourced_minimum_dose_is_a_violation() -> None:
+    from medkg.queries import query_text
+    from medkg.store import QueryStore
+
+    graph = Graph().parse(
+        data=_PREFIXES + 'kg:testdrug medkg:minimumRecommendedDailyDoseMg "2"^^xsd:decimal .', format="turtle"
+    )
+    rows = QueryStore.from_graph(graph).select(
+        query_text("violations/drug-fact-without-source-violation", resource_root())
+    )
+    assert [(row["drug"], row["value"]) for row in rows] == [(str(KG.testdrug), 2.0)]
