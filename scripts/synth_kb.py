@@ -187,6 +187,13 @@ def generate(
     progress.say(
         f"loaded {reader.bytes_read / 1e6:.0f} MB of N-Triples in {timings['generate_and_load_rules_s']:.1f} s"
     )
+    # compact the bulk-loaded files: reads of a freshly bulk-loaded store cost about 4x more CPU
+    # per term (measured: 87 vs 20 us per quad read back on the 12 M-triple store)
+    clock, cpu_clock = time.perf_counter(), _cpu_s()
+    progress.say("compacting the store (optimize)")
+    store.optimize()
+    timings["optimize_s"] = time.perf_counter() - clock
+    cpu["optimize_s"] = _cpu_s() - cpu_clock
     clock = time.perf_counter()
     compiled = len(store)
     timings["count_s"] = time.perf_counter() - clock

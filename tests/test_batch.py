@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
+
+import pytest
 
 from conftest import run_medkg
 from medkg import check
@@ -61,3 +64,21 @@ def test_cli_batch_refuses_other_patients_and_formats(tmp_path: Path) -> None:
     assert run_medkg("check", "--batch", str(source), "--format", "text").returncode == 2
     assert run_medkg("check", "--batch", str(tmp_path / "missing.ndjson")).returncode == 2
     assert run_medkg("check", "--format", "ndjson", "baclofen").returncode == 2
+
+
+def test_an_internal_error_becomes_an_error_record_and_is_logged_without_patient_data(
+    kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import medkg.batch
+
+    secret = "warfarin-patient-secret"
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError(secret)
+
+    monkeypatch.setattr(medkg.batch, "check_many", broken)
+    lines = [json.dumps({"id": secret, "medications": [{"drug": "warfarin"}]})]
+    with caplog.at_level(logging.ERROR, logger="medkg.batch"):
+        records = list(check_batch(batch_items("test", lines), kb=kb))
+    assert records == [{"input": "test:1", "exit_code": 3, "error": "internal error checking this patient"}]
+    assert "RuntimeError" in caplog.text and secret not in caplog.text

@@ -64,6 +64,47 @@ def test_varied_generated_patients_give_identical_rows(kb: KnowledgeBase, seed: 
     assert len(fired) >= 10, fired
 
 
+def _dbi_patient(index: int, age: float | None, *medications: dict[str, object]) -> dict[str, object]:
+    patient: dict[str, object] = {"id": f"dbi-{index}", "sex": "female", "medications": list(medications)}
+    if age is not None:
+        patient["age_years"] = age
+    return patient
+
+
+#: Patients for the Drug Burden Index (rules/dose-burden-rule, not-assessed/incomplete-dose-burden):
+#: decimal doses and fractional times per day, one drug in several uses, a use without dose or
+#: without times, a drug without a minimum dose, the exact threshold (2/3 + 1/3), age unknown,
+#: 64 and 65, an unidentified name.
+DBI_PATIENTS = [
+    _dbi_patient(0, 80, {"drug": "amitriptyline", "dose_mg": 25, "times_per_day": 2}, {"drug": "oxybutynin", "dose_mg": 5, "times_per_day": 2}),
+    _dbi_patient(1, 70, {"drug": "amitriptyline", "dose_mg": 40, "times_per_day": 2}, {"drug": "zolpidem", "dose_mg": 2.5, "times_per_day": 1}),
+    _dbi_patient(2, 75, {"drug": "gabapentin", "dose_mg": 300, "times_per_day": 3}, {"drug": "gabapentin", "dose_mg": 100, "times_per_day": 1}, {"drug": "mirtazapine", "dose_mg": 15, "times_per_day": 1}),
+    _dbi_patient(3, 90, {"drug": "gabapentin", "dose_mg": 300, "times_per_day": 3}, {"drug": "gabapentin"}, {"drug": "quetiapine", "dose_mg": 12.5, "times_per_day": 2}, {"drug": "lorazepam", "dose_mg": 0.5}, {"drug": "amitriptyline", "dose_mg": 25, "times_per_day": 2}, {"drug": "oxybutynin", "dose_mg": 5, "times_per_day": 2}),
+    _dbi_patient(4, 68, {"drug": "alprazolam", "dose_mg": 0.25, "times_per_day": 3}, {"drug": "diphenhydramine", "dose_mg": 25, "times_per_day": 0.5}, {"drug": "haloperidol", "dose_mg": 2, "times_per_day": 1}, {"drug": "tramadol", "dose_mg": 50, "times_per_day": 4}),
+    _dbi_patient(5, None, {"drug": "oxycodone", "dose_mg": 10, "times_per_day": 2}, {"drug": "baclofen", "dose_mg": 10, "times_per_day": 3}),
+    _dbi_patient(6, 64, {"drug": "morphine", "dose_mg": 15, "times_per_day": 2}, {"drug": "diazepam", "dose_mg": 5, "times_per_day": 3}),
+    _dbi_patient(7, 65, {"drug": "morphine", "dose_mg": 15, "times_per_day": 2}, {"drug": "diazepam", "dose_mg": 5, "times_per_day": 3}, {"drug": "Desyrel", "dose_mg": 50, "times_per_day": 1}, {"drug": "lorazepamm", "dose_mg": 1, "times_per_day": 1}),
+    _dbi_patient(8, 82, {"drug": "trazodone", "dose_mg": 50, "times_per_day": 1}, {"drug": "zolpidem", "dose_mg": 5, "times_per_day": 1}),
+    _dbi_patient(9, 77, {"drug": "oxybutynin", "dose_mg": 2.5, "times_per_day": 2}, {"drug": "amitriptyline", "dose_mg": 10, "times_per_day": 3}, {"drug": "amitriptyline", "dose_mg": 20, "times_per_day": 1}, {"drug": "mirtazapine", "dose_mg": 7.5, "times_per_day": 1}),
+]  # fmt: skip
+
+
+def test_drug_burden_index_patients_give_identical_rows(kb: KnowledgeBase) -> None:
+    graphs = _graphs(kb, DBI_PATIENTS)
+    sparql = SparqlEngine().evaluate(kb, graphs, drug_classes=True)
+    compiled = CompiledEngine().evaluate(kb, graphs, drug_classes=True)
+    _assert_same(sparql, compiled)
+    # not vacuous: the index fires (with and without drugs left out) and is reported incomplete
+    fired = {str(row["patient"]).rsplit("/", 1)[-1] for row in compiled.rows["rules/dose-burden-rule"]}
+    assert len(fired) >= 4, fired
+    assert {row.get("missing") for row in compiled.rows["not-assessed/incomplete-dose-burden"]} == {
+        "dose",
+        "reference dose",
+    }
+    assert any(row.get("dose") is None for row in compiled.rows["rules/dose-burden-rule"])
+    assert any(r.get("domain") == "age" for r in compiled.rows["not-assessed/missing-patient-data"])
+
+
 def test_reports_are_identical_but_for_the_engine(kb: KnowledgeBase) -> None:
     patients = [load_patient(d) for d in generate_varied_patient_dicts(30, seed=3, kb=kb)]
     compiled = check_many(patients, kb=kb)

@@ -170,3 +170,17 @@ def test_ontology_reference_is_current() -> None:
     assert len(terms) > 50
     missing = sorted(term for term in terms if f"ontology#{term}" not in page)
     assert not missing, f"regenerate with scripts/build_ontology_docs.py: {missing}"
+
+
+def test_both_lexical_forms_of_a_true_boolean_read_as_true() -> None:
+    import pyoxigraph as ox
+
+    from medkg.store import python_value
+
+    boolean = ox.NamedNode("http://www.w3.org/2001/XMLSchema#boolean")
+    assert [python_value(ox.Literal(v, datatype=boolean)) for v in ("true", "1", "false", "0")] == [
+        True,
+        True,
+        False,
+        False,
+    ]

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import json
 import os
-from functools import cache
 from datetime import date
+from functools import cache
 from typing import Any
 
 import pytest

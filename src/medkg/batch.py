@@ -9,6 +9,7 @@ With ``medkg check --batch --dask``, chunks are checked by Dask workers instead 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,9 @@ class BatchItem:
     def read(cls, source: str, loaded: LoadedInput) -> BatchItem:
         """Wrap a loaded input (medkg patient, FHIR Bundle or CDS Hooks request)."""
         return cls(source, patient=loaded.patient, notes=list(loaded.notes))
+
+
+_log = logging.getLogger(__name__)
 
 
 def _patient_files(folder: Path) -> list[Path]:
@@ -111,7 +115,14 @@ def _records(chunk: list[BatchItem], engine: str, kb: KnowledgeBase) -> list[dic
         reports = iter(
             check_many([patient for patient, _ in valid], engine=engine, kb=kb, notes=[notes for _, notes in valid])
         )
-    except Exception:  # one bad patient must not lose its chunk: check the items one by one
+    except Exception as error:  # one bad patient must not lose its chunk: check the items one by one
+        # the exception type only (its message may hold patient data); the traceback at DEBUG level
+        _log.error(
+            "internal error checking a chunk of %d: %s",
+            len(chunk),
+            type(error).__name__,
+            exc_info=_log.isEnabledFor(logging.DEBUG),
+        )
         if len(chunk) > 1:
             return [record for item in chunk for record in _records([item], engine, kb)]
         return [{"input": chunk[0].source, "exit_code": EXIT_INTERNAL, "error": "internal error checking this patient"}]

@@ -19,6 +19,7 @@ build killed half-way leaves the previous build usable.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -70,7 +71,12 @@ class BuiltKnowledgeBase:
 
 
 def _target(sources: SourceSet, cache: Path) -> Path:
-    return cache / sources.sha256[:24]
+    """Return the build folder of ``sources``, named by their hash and the medkg version that compiles them.
+
+    A new medkg version may compile the same sources differently, so it never reuses an older build.
+    """
+    key = hashlib.sha256(f"{sources.sha256}\n{__version__}\n".encode()).hexdigest()
+    return cache / key[:24]
 
 
 def build(

@@ -15,7 +15,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
+from fractions import Fraction
 from itertools import product
+from math import floor
 
 from .patient_graph import Iri, Lit, PatientGraph, Term
 from .rulebook import FACETS, MEDKG, Number, Rule, Rulebook, number_of
@@ -376,6 +378,92 @@ def _sum_rule(book: Rulebook, rule: Rule, facts: PatientFacts) -> Iterator[Row]:
                     yield _row(patient=facts.iri, rule=rule.iri, key="", drug=drug, via=via, score=score.shown, total=total, limit=limit.shown, population=population)  # fmt: skip
 
 
+def _daily_doses(facts: PatientFacts) -> dict[str, tuple[Number, ...] | None]:
+    """Each drug's daily-dose terms (dose x times per day per use), or None if a use lacks dose or times.
+
+    The terms are kept apart (not summed) so that :func:`_exact_sum` can apply the queries'
+    arithmetic: exact for decimals and integers, double when a double takes part.
+    """
+    terms: dict[str, list[Number] | None] = {}
+    for use in facts.uses:
+        if use.drug is None:
+            continue
+        if not (use.doses and use.times) or terms.get(use.drug, []) is None:
+            terms[use.drug] = None
+            continue
+        known = terms.setdefault(use.drug, [])
+        assert known is not None
+        for dose, times in product(use.doses, use.times):
+            exact = _comparable(dose, times) * _comparable(times, dose)  # type: ignore[operator]
+            integer = dose.integer and times.integer
+            known.append(Number(exact, float(exact) if isinstance(exact, float) else _shown(exact, integer), integer))
+    return {drug: None if parts is None else tuple(parts) for drug, parts in terms.items()}
+
+
+def _exact_sum(parts: Iterable[Number]) -> Number:
+    """Sum numbers as SPARQL does (exact unless a double takes part); ``shown`` as a query row gives it."""
+    items = list(parts)
+    if any(isinstance(p.exact, float) for p in items):
+        total: Decimal | float = sum(float(p.exact) for p in items)
+        return Number(total, float(total), False)
+    exact = sum((Decimal(p.exact) for p in items), Decimal(0))
+    integer = all(p.integer for p in items)
+    return Number(exact, _shown(exact, integer), integer)
+
+
+def _dose_ratio(daily: Number, reference: Number) -> Fraction | float:
+    """D / (D + delta) as the query computes it: xsd:decimal division truncated to 18 decimals (double if any)."""
+    if isinstance(daily.exact, float) or isinstance(reference.exact, float):
+        dose = float(daily.exact)
+        return dose / (dose + float(reference.exact))
+    exact = Fraction(daily.exact) / (Fraction(daily.exact) + Fraction(reference.exact))
+    return Fraction(floor(exact * 10**18), 10**18)
+
+
+def _hundredths(total: Fraction | float) -> Fraction | float:
+    """ROUND(total * 100) / 100 (SPARQL ROUND: halves towards positive infinity)."""
+    if isinstance(total, float):
+        return floor(total * 100 + 0.5) / 100
+    return Fraction(floor(total * 100 + Fraction(1, 2)), 100)
+
+
+def _dose_burden_rule(book: Rulebook, rule: Rule, facts: PatientFacts) -> Iterator[Row]:
+    classes, properties = rule.iris("countsMembersOf"), rule.iris("referenceDoseProperty")
+    members = [d for d in facts.drugs if any(c in book.types.get(d, ()) for c in classes)]
+    if not members or not properties or not _in_populations(rule, facts):
+        return
+    daily = {drug: None if parts is None else _exact_sum(parts) for drug, parts in _daily_doses(facts).items()}
+    # each (drug, daily dose, delta) once, as the query's SELECT DISTINCT
+    terms = {
+        (drug, reference.exact): _dose_ratio(dose, reference)
+        for drug in members
+        if (dose := daily.get(drug)) is not None
+        for prop in properties
+        for reference in _scores(book, drug, prop)
+    }
+    if not terms:
+        return
+    ratios = list(terms.values())
+    exact: Fraction | float = (
+        sum(float(r) for r in ratios) if any(isinstance(r, float) for r in ratios) else sum(ratios, Fraction(0))
+    )
+    total = _hundredths(exact)
+    for limit in rule.numbers("minimumTotal"):
+        if total < (float(limit.exact) if isinstance(total, float) else Fraction(limit.exact)):
+            continue
+        for drug, via in product(members, classes):
+            if via not in book.types.get(drug, ()):
+                continue
+            dose = daily.get(drug)
+            deltas: list[Number | None] = [n for prop in properties for n in _scores(book, drug, prop)] or [None]
+            for delta, population in product(deltas, _populations(rule)):
+                yield _row(
+                    patient=facts.iri, rule=rule.iri, key="", drug=drug, via=via,
+                    dose=None if dose is None else dose.shown, delta=None if delta is None else delta.shown,
+                    total=float(total), limit=limit.shown, population=population,
+                )  # fmt: skip
+
+
 def _allergy_rule(book: Rulebook, rule: Rule, facts: PatientFacts) -> Iterator[Row]:
     if not facts.allergies or not _in_populations(rule, facts):
         return
@@ -412,6 +500,7 @@ _RULE_KINDS = {
     "rules/sum-rule": ("SumRule", _sum_rule),
     "rules/allergy-rule": ("AllergyRule", _allergy_rule),
     "rules/combination-rule": ("CombinationRule", _combination_rule),
+    "rules/dose-burden-rule": ("DoseBurdenRule", _dose_burden_rule),
 }
 
 
@@ -429,7 +518,7 @@ def _candidates(book: Rulebook, facts: PatientFacts) -> dict[str, list[Rule]]:
     pairs = by("PairRule", "objectDrug", matched)
     return {
         "DrugRule": by("DrugRule", "appliesToDrug", matched),
-        "PairRule": [r for r in pairs if any(p in matched for p in r.iris("precipitantDrug"))],
+        "PairRule": [r for r in pairs if not matched.isdisjoint(r.iris("precipitantDrug"))],
         "DoseRangeRule": by("DoseRangeRule", "appliesToDrug", matched),
         "CountRule": by("CountRule", "countsMembersOf", matched),
         "DuplicateTherapyRule": by("DuplicateTherapyRule", "appliesToDrug", matched),
@@ -446,6 +535,7 @@ def _candidates(book: Rulebook, facts: PatientFacts) -> dict[str, list[Rule]]:
             for r in by("CombinationRule", "requiresMemberOf", matched)
             if all(n in matched for n in r.iris("requiresMemberOf"))
         ],
+        "DoseBurdenRule": by("DoseBurdenRule", "countsMembersOf", matched),
         # missing patient data concerns rules whatever their populations
         "OmissionRule:any": list(book.rules.get("OmissionRule", ())),
     }
@@ -500,6 +590,10 @@ def _concerned_drugs(book: Rulebook, rule: Rule, facts: PatientFacts) -> Iterabl
             members = [d for d in facts.drugs if cls in book.types.get(d, ())]
             if len(members) >= minimum.exact:
                 yield from members
+    elif rule.kind == "DoseBurdenRule":
+        for drug in facts.drugs:
+            if any(c in book.types.get(drug, ()) for c in rule.iris("countsMembersOf")):
+                yield drug
     elif rule.kind == "OmissionRule":
         yield None
 
@@ -517,7 +611,7 @@ def _missing_patient_data(book: Rulebook, facts: PatientFacts, candidates: dict[
             missing[population] = _missing_properties(book, facts, population)
         return missing[population]
 
-    for kind in ("DrugRule", "DoseRangeRule", "PairRule", "CountRule", "OmissionRule:any"):
+    for kind in ("DrugRule", "DoseRangeRule", "PairRule", "CountRule", "DoseBurdenRule", "OmissionRule:any"):
         for rule in candidates[kind]:
             required = rule.iris("requiresPopulation")
             unmet = [p for p in required if p not in facts.types]
@@ -535,10 +629,26 @@ def _missing_patient_data(book: Rulebook, facts: PatientFacts, candidates: dict[
                         yield _row(patient=facts.iri, rule=rule.iri, drug=drug, population=population, property=prop, domain=domain)  # fmt: skip
 
 
+def _incomplete_dose_burden(book: Rulebook, facts: PatientFacts, candidates: dict[str, list[Rule]]) -> Iterator[Row]:
+    daily = _daily_doses(facts)
+    for rule in candidates["DoseBurdenRule"]:
+        classes, properties = rule.iris("countsMembersOf"), rule.iris("referenceDoseProperty")
+        if not properties or not _in_populations(rule, facts):
+            continue
+        for drug in facts.drugs:
+            if not any(c in book.types.get(drug, ()) for c in classes):
+                continue
+            if daily.get(drug) is None:
+                yield _row(patient=facts.iri, rule=rule.iri, drug=drug, missing="dose")
+            if any((drug, prop) not in book.drug_values for prop in properties):
+                yield _row(patient=facts.iri, rule=rule.iri, drug=drug, missing="reference dose")
+
+
 _NOT_ASSESSED = {
     "not-assessed/missing-dose": _missing_dose,
     "not-assessed/unidentified-medication": _unidentified,
     "not-assessed/missing-patient-data": _missing_patient_data,
+    "not-assessed/incomplete-dose-burden": _incomplete_dose_burden,
 }
 
 #: The query names whose rows this module produces.

@@ -12,9 +12,10 @@ so they state the facts that fired rather than a fixed template.
 
 from __future__ import annotations
 
+import weakref
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 
 import pyoxigraph as ox
@@ -33,6 +34,7 @@ __all__ = [
     "query_rows",
 ]
 
+_DOSE_BURDEN_RULE = "https://w3id.org/medkg/ontology#DoseBurdenRule"
 _FACET_SYMBOL = {
     "http://www.w3.org/2001/XMLSchema#minInclusive": ">=",
     "http://www.w3.org/2001/XMLSchema#minExclusive": ">",
@@ -150,6 +152,80 @@ def _because(rows: list[Row], explain: _Explainer) -> list[str]:
     return list(dict.fromkeys(drugs + counts + doses + indications + populations))
 
 
+#: Knowledge base -> (drug IRI, reference dose) -> citations of that fact (read once per knowledge base).
+_REFERENCE_CITATIONS: weakref.WeakKeyDictionary[KnowledgeBase, dict[tuple[str, float], list[Citation]]] = (
+    weakref.WeakKeyDictionary()
+)
+_HUNDREDTHS = Decimal("0.01")
+
+
+def _reference_citations(kb: KnowledgeBase) -> dict[tuple[str, float], list[Citation]]:
+    """Citations of the drug facts dose burden rules divide by, keyed by (drug IRI, value in mg/day)."""
+    if kb not in _REFERENCE_CITATIONS:
+        found: dict[tuple[str, float], list[Citation]] = defaultdict(list)
+        for row in kb.store.select(kb.query("report/reference-dose-citations")):
+            citation = Citation(
+                title=str(row["title"]),
+                url=_text(row.get("url")),
+                doi=_text(row.get("doi")),
+                version=_text(row.get("version")),
+                locator=_text(row.get("locator")),
+                evidence=_text(row.get("evidence")),
+                uncertain=bool(row.get("uncertain")),
+                note=_text(row.get("note")),
+            )
+            found[(str(row["drug"]), float(row["value"]))].append(citation)
+        _REFERENCE_CITATIONS[kb] = dict(found)
+    return _REFERENCE_CITATIONS[kb]
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def _hundredths(value: Decimal) -> str:
+    return str(value.quantize(_HUNDREDTHS, rounding=ROUND_HALF_UP))
+
+
+def _dose_burden_because(kb: KnowledgeBase, rows: list[Row], explain: _Explainer) -> tuple[list[str], list[Citation]]:
+    """Explain a dose burden finding: each drug's term D/(D + delta) with delta's source, then the total.
+
+    Returns the ``because`` lines and the citations of the deltas used (for the finding's sources).
+    """
+    label = kb.label
+    references = _reference_citations(kb)
+    by_drug: dict[str, Row] = {}
+    for row in sorted(rows, key=lambda r: sorted((k, str(v)) for k, v in r.items() if v is not None)):
+        by_drug.setdefault(str(row["drug"]), row)
+    terms, left_out, cited = [], [], []
+    for drug, row in sorted(by_drug.items(), key=lambda item: label(item[0])):
+        name, dose, delta = label(drug), row.get("dose"), row.get("delta")
+        if dose is not None and delta is not None:
+            d, r = Decimal(str(dose)), Decimal(str(delta))
+            citations = references.get((drug, float(str(delta))), [])
+            cited += citations
+            where = "; ".join(c.title + (" [uncertain]" if c.uncertain else "") for c in citations)
+            taken = explain.doses(drug)
+            terms.append(
+                f"{name} {_number(dose)} mg/day{f' ({taken})' if taken else ''}: "
+                f"{_number(dose)}/({_number(dose)}+{_number(delta)}) = {_hundredths(d / (d + r))}, "
+                f"with minimum recommended daily dose {_number(delta)} mg/day"
+                + (f" (source: {where})" if where else "")
+            )
+        elif dose is None and delta is None:
+            left_out.append(f"{name}: daily dose unknown and no minimum recommended daily dose known: not counted")
+        elif dose is None:
+            left_out.append(f"{name}: daily dose unknown (dose in mg or times per day missing): not counted")
+        else:
+            left_out.append(f"{name} {_number(dose)} mg/day: no minimum recommended daily dose known: not counted")
+    first = rows[0]
+    total = f"index {_hundredths(Decimal(str(first['total'])))} (threshold: {_number(first['limit'])} or more)"
+    if left_out:
+        total += "; not fully computed: drugs not counted, so the index is at least this"
+    populations = [explain.population(str(r["population"])) for r in rows if r.get("population") is not None]
+    return list(dict.fromkeys(terms + left_out + [total] + populations)), cited
+
+
 def _rule_finding(kb: KnowledgeBase, rule_iri: str, rows: list[Row], explain: _Explainer) -> Finding:
     rule = kb.rules[rule_iri]
     # a co-medication (dose cap that holds with an interacting drug) is part of what the finding is about
@@ -164,7 +240,11 @@ def _rule_finding(kb: KnowledgeBase, rule_iri: str, rows: list[Row], explain: _E
     citations = rule.citations
     evidence = "; ".join(dict.fromkeys(c.evidence for c in citations if c.evidence)) or None
     alternatives = [alt.label + (f" ({alt.note})" if alt.note else "") for alt in rule.alternatives] or None
-    because = _because(rows, explain)
+    if rule.rule_class == _DOSE_BURDEN_RULE:
+        because, deltas = _dose_burden_because(kb, rows, explain)
+        citations = list(dict.fromkeys([*citations, *deltas]))
+    else:
+        because = _because(rows, explain)
     if any(c.uncertain for c in citations):
         because.append("some facts of this rule are marked uncertain in the knowledge base: see sources")
     return Finding(
@@ -233,6 +313,36 @@ def _missing_dose_findings(kb: KnowledgeBase, rows: list[Row]) -> list[Finding]:
     ]
 
 
+def _incomplete_dose_burden_findings(kb: KnowledgeBase, rows: list[Row]) -> list[Finding]:
+    """One finding per dose burden rule whose index could not be fully computed, naming the drugs left out."""
+    by_rule: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    for row in rows:
+        by_rule[str(row["rule"])][kb.label(str(row["drug"]))].add(str(row["missing"]))
+    findings = []
+    for rule_iri, drugs in sorted(by_rule.items()):
+        name = kb.rules[rule_iri].label if rule_iri in kb.rules else rule_iri
+        no_dose = sorted(d for d, missing in drugs.items() if "dose" in missing)
+        no_reference = sorted(d for d, missing in drugs.items() if "reference dose" in missing)
+        parts = [f"daily dose unknown for {', '.join(no_dose)}"] if no_dose else []
+        parts += [f"no minimum recommended daily dose known for {', '.join(no_reference)}"] if no_reference else []
+        findings.append(
+            Finding(
+                kind="not-assessed",
+                severity="info",
+                drugs=sorted(drugs),
+                title=f"Not fully assessed: {name}",
+                summary=f"Not fully assessed: the index of '{name}' could not be fully computed ({'; '.join(parts)}). "
+                "These drugs are left out of the total, which is therefore a lower bound.",
+                recommendation="Give the dose in mg and the number of times per day of each drug listed; a drug "
+                "without a known minimum recommended daily dose has to be weighed by hand.",
+                because=[f"{d}: daily dose unknown (dose in mg or times per day missing)" for d in no_dose]
+                + [f"{d}: no minimum recommended daily dose in the knowledge base" for d in no_reference]
+                + [f"rule not fully assessed: {name}"],
+            )
+        )
+    return findings
+
+
 def _unidentified_findings(patient: PatientGraph, rows: list[Row]) -> list[Finding]:
     findings = []
     for name in sorted({str(row["name"]) for row in rows}):
@@ -265,6 +375,7 @@ NOT_ASSESSED_QUERIES = (
     "not-assessed/missing-patient-data",
     "not-assessed/missing-dose",
     "not-assessed/unidentified-medication",
+    "not-assessed/incomplete-dose-burden",
 )
 
 
@@ -299,11 +410,13 @@ def findings_from_rows(
     missing = _by_patient(rows.get("not-assessed/missing-patient-data", []))
     doses = _by_patient(rows.get("not-assessed/missing-dose", []))
     unknown = _by_patient(rows.get("not-assessed/unidentified-medication", []))
+    incomplete = _by_patient(rows.get("not-assessed/incomplete-dose-burden", []))
     for p in patients:
         key = str(p.iri)
         findings[key] += _missing_data_findings(kb, missing.get(key, []))
         findings[key] += _missing_dose_findings(kb, doses.get(key, []))
         findings[key] += _unidentified_findings(p, unknown.get(key, []))
+        findings[key] += _incomplete_dose_burden_findings(kb, incomplete.get(key, []))
         findings[key] = _dedupe(_drop_superseded(kb, findings[key]))
     return findings
 

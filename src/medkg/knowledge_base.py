@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
-import tempfile
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ import pyoxigraph as ox
 
 from . import __version__
 from .build import BuiltKnowledgeBase, ensure_built
+from .cache import write_atomically
 from .names import normalise
 from .queries import query_files, query_text
 from .store import QueryStore
@@ -90,7 +90,8 @@ _CATALOGUE_FORMAT = 1
 def catalogued(method: Callable[[KnowledgeBase], T]) -> cached_property[T]:
     """Make a catalogue property: read from the build's ``catalogue.pickle`` when current, else queried.
 
-    On first use all catalogue properties are computed and saved together (not for a large build).
+    On first use all catalogue properties are computed and saved together; a large build saves all
+    but the per-IRI ones (:data:`_PER_IRI`), which are read on demand.
     """
     name = method.__name__
 
@@ -144,7 +145,7 @@ class KnowledgeBase:
 
     @cached_property
     def _saved_catalogue(self) -> dict[str, object]:
-        """The catalogue saved next to the build, or {} (then computed and saved; never for a large KB)."""
+        """The catalogue saved next to the build (computed and saved on first use; see :func:`catalogued`)."""
         key = self._catalogue_key()
         path = self.built.folder / "catalogue.pickle"
         try:
@@ -154,13 +155,12 @@ class KnowledgeBase:
                 return saved
         except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError):
             pass
-        if self.built.large:
-            return {}
         self.__dict__["_saved_catalogue"] = {}  # compute each property from the store
         computed: dict[str, object] = {"_key": key}
         for name in _CATALOGUE:
-            computed[name] = getattr(self, name)
-        _write_atomically(path, computed)
+            if not (self.built.large and name in _PER_IRI):
+                computed[name] = getattr(self, name)
+        write_atomically(path, computed)
         return computed
 
     def _catalogue_key(self) -> str:
@@ -343,15 +343,8 @@ _CATALOGUE = [
 ]
 
 
-def _write_atomically(path: Path, value: object) -> None:
-    """Pickle ``value`` to ``path`` through a temporary file and a rename; a read-only folder is skipped."""
-    try:
-        handle_fd, temporary = tempfile.mkstemp(prefix=f".{path.stem}-", dir=path.parent)
-        with os.fdopen(handle_fd, "wb") as handle:
-            pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(temporary, path)
-    except OSError:
-        pass
+#: Catalogue properties a large build reads per IRI (never listed whole: a million rules).
+_PER_IRI = frozenset({"labels", "rules", "citations"})
 
 
 def _opt(value: object) -> str | None:

@@ -26,6 +26,7 @@ from typing import NamedTuple
 import pyoxigraph as ox
 
 from . import __version__
+from .cache import write_atomically
 from .patient_graph import Iri, Lit, Term
 from .queries import query_files, query_text
 from .store import QueryStore
@@ -376,7 +377,5 @@ def load_rulebook(store: QueryStore, folder: Path, build_sha: str, root: Path | 
     book = compile_rulebook(store, root)
     book.prepare_part_checks(FACETS)
     book.key = key
-    from .knowledge_base import _write_atomically
-
-    _write_atomically(path, book)  # a read-only build folder: compiled per process
+    write_atomically(path, book)  # a read-only build folder: compiled per process
     return book

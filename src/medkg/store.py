@@ -31,7 +31,7 @@ def python_value(term: ox.NamedNode | ox.BlankNode | ox.Literal | None) -> Any:
         if datatype.endswith(("#decimal", "#double", "#float")):
             return float(term.value)
         if datatype.endswith("#boolean"):
-            return term.value == "true"
+            return term.value in ("true", "1")  # both lexical forms of xsd:boolean true
         return term.value
     return term.value
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from rdflib import BNode, Graph, Literal, URIRef
-from rdflib.namespace import RDF, RDFS
+from rdflib.namespace import RDF, RDFS, XSD
 
 from .vocabulary import ATC, CHEBI, KG, MEDKG, PROV, RXNORM, SKOS
 
@@ -36,6 +37,7 @@ DRUG_COLUMNS = [
 EFFECT_COLUMNS = ["drug", "effect", "source", "locator", "evidence", "uncertain", "note"]
 ENZYME_ROLE_COLUMNS = ["drug", "enzyme", "role", "source", "locator", "evidence", "uncertain", "note"]
 SCORE_COLUMNS = ["drug", "score", "source", "locator", "evidence", "uncertain", "note"]
+DOSE_COLUMNS = ["drug", "dose_mg_per_day", "source", "locator", "evidence", "uncertain", "note"]
 
 #: ``role`` cell of kg/enzyme-roles/*.tsv -> property (FDA categories, see ontology/core.ttl).
 ENZYME_ROLES = {
@@ -197,6 +199,33 @@ def compile_anticholinergic_burden(path: Path, graph: Graph) -> None:
         _sourced(graph, triple, _fact_citation(graph, row, where))
 
 
+def compile_minimum_daily_doses(path: Path, graph: Graph) -> None:
+    """Add minimum recommended daily doses (mg/day) of a ``kg/minimum-daily-doses/*.tsv`` table, each cited.
+
+    The value is written as an ``xsd:decimal`` (``medkg:minimumRecommendedDailyDoseMg``); dose
+    burden rules (the Drug Burden Index) read it as delta in D / (D + delta).
+
+    Raises:
+        TableError: for a dose that is not a positive decimal number, or a drug given twice.
+    """
+    seen: set[str] = set()
+    for row in read_table(path, DOSE_COLUMNS):
+        where = f"{path.name}: {row['drug']}"
+        drug = _require(row, "drug", where)
+        cell = _require(row, "dose_mg_per_day", where)
+        try:
+            dose = Decimal(cell)
+        except InvalidOperation:
+            dose = Decimal("NaN")
+        if not dose.is_finite() or dose <= 0:
+            raise TableError(f"{where}: dose_mg_per_day must be a positive number (mg/day), found {cell!r}")
+        if drug in seen:
+            raise TableError(f"{where}: drug given twice")
+        seen.add(drug)
+        triple = (KG[drug], MEDKG.minimumRecommendedDailyDoseMg, Literal(dose, datatype=XSD.decimal))
+        _sourced(graph, triple, _fact_citation(graph, row, where))
+
+
 CLINICAL_DRUG_COLUMNS = ["rxcui", "name", "ingredients", "strengths_mg", "source", "locator"]
 
 
@@ -231,6 +260,7 @@ TABLES = {
     "drug-effects": compile_drug_effects,
     "enzyme-roles": compile_enzyme_roles,
     "anticholinergic-burden": compile_anticholinergic_burden,
+    "minimum-daily-doses": compile_minimum_daily_doses,
     "clinical-drugs": check_clinical_drugs,
 }
 
