@@ -124,18 +124,29 @@ class Rule:
     _numbers: dict[str, tuple[Number, ...]] = field(default_factory=dict, repr=False)
     _flags: frozenset[str] = field(default_factory=frozenset, repr=False)
 
-    def freeze(self) -> None:
-        """Sort the parameter values and index them by type, then drop ``params`` (called once when compiled)."""
+    def freeze(self, shared: dict[object, object] | None = None) -> None:
+        """Sort the parameter values and index them by type, then drop ``params`` (called once when compiled).
+
+        ``shared`` (one dict for the whole book) makes equal value tuples and empty tables one
+        object each: a million pair rules name the same few thousand drugs, so the book stays
+        small in memory and in its pickle.
+        """
+        pool: dict[object, object] = {} if shared is None else shared
+        iris: dict[str, tuple[str, ...]] = {}
+        numbers: dict[str, tuple[Number, ...]] = {}
         for name, values in self.params.items():
             values.sort(key=repr)
-            iris = tuple(v for v in values if isinstance(v, str))
-            numbers = tuple(v for v in values if isinstance(v, Number))
-            if iris:
-                self._iris[name] = iris
-            if numbers:
-                self._numbers[name] = numbers
-        self._flags = frozenset(name for name, values in self.params.items() if any(v is True for v in values))
-        self.params = {}
+            found = tuple(v for v in values if isinstance(v, str))
+            if found:
+                iris[name] = pool.setdefault(found, found)  # type: ignore[assignment]
+            counted = tuple(v for v in values if isinstance(v, Number))
+            if counted:
+                numbers[name] = pool.setdefault(counted, counted)  # type: ignore[assignment]
+        flags = frozenset(name for name, values in self.params.items() if any(v is True for v in values))
+        self._iris = iris or pool.setdefault("empty-iris", {})  # type: ignore[assignment]
+        self._numbers = numbers or pool.setdefault("empty-numbers", {})  # type: ignore[assignment]
+        self._flags = pool.setdefault(flags, flags)  # type: ignore[assignment]
+        self.params = pool.setdefault("empty-params", {})  # type: ignore[assignment]
 
     def iris(self, name: str) -> tuple[str, ...]:
         """Return the IRI values of parameter ``name`` (e.g. ``appliesToDrug``)."""
@@ -337,9 +348,11 @@ def compile_rulebook(store: QueryStore, root: Path | None = None) -> Rulebook:
         if row["property"] is not None:
             rule.params.setdefault(_local(_text(row["property"])), []).append(_parameter(row["value"]))
     rules: dict[str, list[Rule]] = defaultdict(list)
-    for (_, kind), rule in sorted(by_iri.items()):
-        rule.freeze()
-        rules[kind].append(rule)
+    shared: dict[object, object] = {}
+    for key in sorted(by_iri):
+        rule = by_iri.pop(key)
+        rule.freeze(shared)
+        rules[key[1]].append(rule)
     return Rulebook(
         types={k: frozenset(v) for k, v in types.items()},
         ancestors={k: frozenset(v) for k, v in ancestors.items()},
