@@ -122,11 +122,17 @@ def _allowed_fields(loc: tuple[int | str, ...]) -> str:
 def _describe(error: ValidationError, origin: str) -> str:
     parts = []
     for item in error.errors()[:5]:
-        where = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        where = ".".join(_printable(part) for part in item["loc"]) or "(top level)"
         allowed = f" (allowed: {_allowed_fields(item['loc'])})" if item["type"] == "extra_forbidden" else ""
         parts.append(f"{where}: {item['msg']}{allowed}")
     more = f" (+{error.error_count() - 5} more)" if error.error_count() > 5 else ""
     return f"{origin}: invalid patient: " + "; ".join(parts) + more
+
+
+def _printable(part: object) -> str:
+    """Return a location part for a one-line message: a field name with a control character is quoted."""
+    text = str(part)
+    return text if text.isprintable() else json.dumps(text)
 
 
 def _reject_constant(value: str) -> float:

@@ -43,8 +43,9 @@ from .store import Row, python_value
 
 __all__ = ["Endpoint", "RemoteStore", "StoreError", "kb_graph_iri", "open_store"]
 
-#: Triples per ``INSERT DATA`` request (servers limit the size of one update).
-CHUNK = 5000
+#: Triples per ``INSERT DATA`` request (servers limit the size of one update: Virtuoso 7 ran out of
+#: parser memory at about 5,000 triples of golden patients).
+CHUNK = 1000
 
 _VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _RESULTS = "application/sparql-results+json"
