@@ -182,6 +182,12 @@ CASES = [
         2,
         ("crcl: Extra inputs are not permitted", "allowed: id, age_years", "crcl_ml_min"),
     ),
+    Case(
+        "field-name-with-newline",  # found by the arbitrary-JSON property at 10,000 cases
+        '{"medications": [{"drug": "baclofen"}], "\\n": 1}',
+        2,
+        ('"\\n": Extra inputs are not permitted',),
+    ),
     # ------------------------------------------------------------------ patient fields
     Case("missing-medications", patient(medications=None), 2, ("medications: Field required",)),
     Case("medications-not-a-list", patient(medications=BACLOFEN), 2, ("medications: Input should be a valid list",)),
