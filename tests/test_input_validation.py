@@ -188,6 +188,12 @@ CASES = [
         2,
         ('"\\n": Extra inputs are not permitted',),
     ),
+    Case(
+        "bundle-resource-type-not-a-string",  # found by the arbitrary-JSON property at 10,000 cases
+        '{"resourceType": "Bundle", "entry": [{"resource": {"resourceType": []}}]}',
+        2,
+        ("resourceType must be a string", "not list"),
+    ),
     # ------------------------------------------------------------------ patient fields
     Case("missing-medications", patient(medications=None), 2, ("medications: Field required",)),
     Case("medications-not-a-list", patient(medications=BACLOFEN), 2, ("medications: Input should be a valid list",)),

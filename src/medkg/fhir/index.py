@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from ..loaders import InputError
 from .validation import FhirVersion, TypedResource, read_resource
 
 __all__ = ["TYPED", "ResourceIndex", "bundle_resources"]
@@ -55,8 +56,16 @@ class ResourceIndex:
         self._by_key: dict[str, TypedResource] = {}
 
     def add(self, resource: dict[str, Any], full_url: str | None = None) -> TypedResource | None:
-        """Read and add one resource; a second copy of the same ``Type/id`` is not added (None)."""
+        """Read and add one resource; a second copy of the same ``Type/id`` is not added (None).
+
+        Raises:
+            medkg.loaders.InputError: the resource's ``resourceType`` is set but not a string.
+        """
         kind, ident = resource.get("resourceType"), resource.get("id")
+        if kind is not None and not isinstance(kind, str):
+            raise InputError(
+                f'a resource\'s resourceType must be a string such as "Patient", not {type(kind).__name__}'
+            )
         key = f"{kind}/{ident}" if isinstance(ident, str) else None
         if key is not None and key in self._by_key:
             return None
