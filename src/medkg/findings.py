@@ -20,7 +20,7 @@ from functools import lru_cache
 
 import pyoxigraph as ox
 
-from .knowledge_base import Citation, KnowledgeBase
+from .knowledge_base import Citation, KnowledgeBase, citation_from_row
 from .patient_graph import PatientGraph
 from .queries import query_files
 from .report import SEVERITY_RANK, Finding, SourceRef
@@ -164,23 +164,9 @@ def _reference_citations(kb: KnowledgeBase) -> dict[tuple[str, float], list[Cita
     if kb not in _REFERENCE_CITATIONS:
         found: dict[tuple[str, float], list[Citation]] = defaultdict(list)
         for row in kb.store.select(kb.query("report/reference-dose-citations")):
-            citation = Citation(
-                title=str(row["title"]),
-                url=_text(row.get("url")),
-                doi=_text(row.get("doi")),
-                version=_text(row.get("version")),
-                locator=_text(row.get("locator")),
-                evidence=_text(row.get("evidence")),
-                uncertain=bool(row.get("uncertain")),
-                note=_text(row.get("note")),
-            )
-            found[(str(row["drug"]), float(row["value"]))].append(citation)
+            found[(str(row["drug"]), float(row["value"]))].append(citation_from_row(row))
         _REFERENCE_CITATIONS[kb] = dict(found)
     return _REFERENCE_CITATIONS[kb]
-
-
-def _text(value: object) -> str | None:
-    return None if value is None else str(value)
 
 
 def _hundredths(value: Decimal) -> str:

@@ -235,18 +235,7 @@ class KnowledgeBase:
     def _citations(self, subject: dict[str, str] | None) -> dict[str, list[Citation]]:
         found: dict[str, list[Citation]] = defaultdict(list)
         for row in self._rows("catalogue/citations", subject):
-            found[str(row["subject"])].append(
-                Citation(
-                    title=str(row["title"]),
-                    url=_opt(row["url"]),
-                    doi=_opt(row["doi"]),
-                    version=_opt(row["version"]),
-                    locator=_opt(row["locator"]),
-                    evidence=_opt(row["evidence"]),
-                    uncertain=bool(row["uncertain"]),
-                    note=_opt(row["note"]),
-                )
-            )
+            found[str(row["subject"])].append(citation_from_row(row))
         return {key: sorted(set(value), key=lambda c: (c.title, c.locator or "")) for key, value in found.items()}
 
     @catalogued
@@ -345,6 +334,24 @@ _CATALOGUE = [
 
 #: Catalogue properties a large build reads per IRI (never listed whole: a million rules).
 _PER_IRI = frozenset({"labels", "rules", "citations"})
+
+
+def citation_from_row(row: Mapping[str, object]) -> Citation:
+    """Make a :class:`Citation` from a query row with the columns of ``queries/catalogue/citations.rq``.
+
+    ``title`` is required; ``url``, ``doi``, ``version``, ``locator``, ``evidence``, ``uncertain``
+    and ``note`` may be unbound (None).
+    """
+    return Citation(
+        title=str(row["title"]),
+        url=_opt(row.get("url")),
+        doi=_opt(row.get("doi")),
+        version=_opt(row.get("version")),
+        locator=_opt(row.get("locator")),
+        evidence=_opt(row.get("evidence")),
+        uncertain=bool(row.get("uncertain")),
+        note=_opt(row.get("note")),
+    )
 
 
 def _opt(value: object) -> str | None:
