@@ -82,3 +82,31 @@ def test_an_internal_error_becomes_an_error_record_and_is_logged_without_patient
         records = list(check_batch(batch_items("test", lines), kb=kb))
     assert records == [{"input": "test:1", "exit_code": 3, "error": "internal error checking this patient"}]
     assert "RuntimeError" in caplog.text and secret not in caplog.text
+
+
+def test_record_json_lines_equal_the_records_dumped(kb: KnowledgeBase) -> None:
+    from medkg.batch import check_batch_records
+
+    patients = generate_patient_dicts(6, seed=4, kb=kb)
+    patients[2]["id"] = 'naïve "quoted" ü'  # non-ASCII and escapes in a string the line carries
+    lines = [json.dumps(p) for p in patients] + ['{"medications": [{"drug": "é"}], "age_years": "old"}']
+    records = list(check_batch_records(batch_items("tëst", lines), kb=kb))
+    assert records[-1].exit_code == 2
+    for record in records:
+        assert json.loads(record.to_json()) == record.as_dict()
+        assert record.to_json() == json.dumps(record.as_dict(), ensure_ascii=False, separators=(",", ":"))
+
+
+def test_cli_batch_in_two_worker_processes_prints_the_same_lines(tmp_path: Path, kb: KnowledgeBase) -> None:
+    patients = generate_patient_dicts(30, seed=8, kb=kb)
+    source = tmp_path / "patients.ndjson"
+    lines = [json.dumps(p) for p in patients]
+    lines.insert(11, "not json")
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    one = run_medkg("check", "--batch", str(source))
+    two = run_medkg("check", "--batch", str(source), "--jobs", "2")
+    assert two.returncode == one.returncode == 2
+    assert two.stdout == one.stdout
+    assert len(two.stdout.splitlines()) == 31 and "medkg batch: 31 input(s)" in two.stderr
+    refused = run_medkg("check", "--jobs", "2", "baclofen")
+    assert refused.returncode == 2 and "--jobs runs a batch" in refused.stderr

@@ -9,18 +9,31 @@ With ``medkg check --batch --dask``, chunks are checked by Dask workers instead 
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from .check import check_many
 from .knowledge_base import KnowledgeBase, default_knowledge_base
 from .loaders import PATIENT_SUFFIXES, InputError, LoadedInput, decode_input_bytes, input_from_json, load_input
 from .patient import Patient
+from .report import Report
 
-__all__ = ["BatchItem", "batch_items", "check_batch", "check_chunk", "count_batch_items"]
+__all__ = [
+    "BatchItem",
+    "BatchRecord",
+    "RawInput",
+    "batch_items",
+    "check_batch",
+    "check_batch_records",
+    "check_chunk",
+    "count_batch_items",
+    "raw_inputs",
+    "read_input",
+]
 
 #: Exit codes, as for one patient: 0 nothing serious, 1 serious finding, 2 invalid input, 3 internal fault.
 EXIT_INPUT, EXIT_INTERNAL = 2, 3
@@ -49,16 +62,46 @@ def _patient_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in PATIENT_SUFFIXES)
 
 
-def _ndjson_items(lines: Iterable[str | bytes], name: str, known: Callable[[str], bool] | None) -> Iterator[BatchItem]:
-    for number, line in enumerate(lines, start=1):
-        where = f"{name}:{number}"
-        try:
-            text = decode_input_bytes(line, origin=where) if isinstance(line, bytes) else line
-            if not text.strip():
-                continue
-            yield BatchItem.read(where, input_from_json(text, origin=where, known=known))
-        except InputError as error:
-            yield BatchItem(where, error=str(error))
+#: One input of a batch before it is read: where it came from, and an NDJSON line (bytes or text) or a file.
+RawInput = tuple[str, bytes | str | Path]
+
+
+def read_input(raw: RawInput, known: Callable[[str], bool] | None = None) -> BatchItem | None:
+    """Read one raw input into a :class:`BatchItem` (an error item if it cannot be read); None for a blank line."""
+    where, data = raw
+    try:
+        if isinstance(data, Path):
+            return BatchItem.read(where, load_input(data, known=known))
+        text = decode_input_bytes(data, origin=where) if isinstance(data, bytes) else data
+        if not text.strip():
+            return None
+        return BatchItem.read(where, input_from_json(text, origin=where, known=known))
+    except InputError as error:
+        return BatchItem(where, error=str(error))
+
+
+def raw_inputs(source: Path | str, lines: Iterable[str] | Iterable[bytes] | None = None) -> Iterator[RawInput]:
+    """Yield the inputs of a batch in order, unread (see :func:`batch_items` for ``source`` and ``lines``).
+
+    Raises:
+        InputError: when ``source`` is neither a readable file nor a folder.
+    """
+    if lines is not None:
+        for number, line in enumerate(lines, start=1):
+            yield f"{source}:{number}", cast("bytes | str", line)
+        return
+    path = Path(source)
+    if path.is_dir():
+        for file in _patient_files(path):
+            yield file.name, file
+        return
+    try:
+        handle = path.open("rb")
+    except OSError as error:
+        raise InputError(f"{path}: cannot read the batch: {error.strerror or error}") from None
+    with handle:
+        for number, line in enumerate(handle, start=1):
+            yield f"{path.name}:{number}", line
 
 
 def batch_items(
@@ -82,23 +125,10 @@ def batch_items(
     Raises:
         InputError: when ``source`` is neither a readable file nor a folder.
     """
-    if lines is not None:
-        yield from _ndjson_items(lines, str(source), known)
-        return
-    path = Path(source)
-    if path.is_dir():
-        for file in _patient_files(path):
-            try:
-                yield BatchItem.read(file.name, load_input(file, known=known))
-            except InputError as error:
-                yield BatchItem(file.name, error=str(error))
-        return
-    try:
-        handle = path.open("rb")
-    except OSError as error:
-        raise InputError(f"{path}: cannot read the batch: {error.strerror or error}") from None
-    with handle:
-        yield from _ndjson_items(handle, path.name, known)
+    for raw in raw_inputs(source, lines):
+        item = read_input(raw, known)
+        if item is not None:
+            yield item
 
 
 def count_batch_items(source: Path) -> int:
@@ -109,7 +139,30 @@ def count_batch_items(source: Path) -> int:
         return sum(1 for line in handle if line.strip())
 
 
-def _records(chunk: list[BatchItem], engine: str, kb: KnowledgeBase) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class BatchRecord:
+    """The outcome of one batch input: its report (exit code 0 or 1), or why it was not checked (2 or 3)."""
+
+    input: str
+    exit_code: int
+    report: Report | None = None
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the record as ``medkg check --batch`` prints it: ``{"input", "exit_code", "report" | "error"}``."""
+        if self.report is None:
+            return {"input": self.input, "exit_code": self.exit_code, "error": self.error}
+        return {"input": self.input, "exit_code": self.exit_code, "report": self.report.model_dump(mode="json")}
+
+    def to_json(self) -> str:
+        """Return the record as one compact JSON line (no newline): ``json.dumps(self.as_dict())``, serialised faster."""
+        head = f'{{"input":{json.dumps(self.input, ensure_ascii=False)},"exit_code":{self.exit_code},'
+        if self.report is None:
+            return head + f'"error":{json.dumps(self.error, ensure_ascii=False)}}}'
+        return head + f'"report":{self.report.model_dump_json()}}}'
+
+
+def _records(chunk: list[BatchItem], engine: str, kb: KnowledgeBase) -> list[BatchRecord]:
     try:
         valid = [(item.patient, item.notes) for item in chunk if item.patient is not None]
         reports = iter(
@@ -125,16 +178,14 @@ def _records(chunk: list[BatchItem], engine: str, kb: KnowledgeBase) -> list[dic
         )
         if len(chunk) > 1:
             return [record for item in chunk for record in _records([item], engine, kb)]
-        return [{"input": chunk[0].source, "exit_code": EXIT_INTERNAL, "error": "internal error checking this patient"}]
+        return [BatchRecord(chunk[0].source, EXIT_INTERNAL, error="internal error checking this patient")]
     records = []
     for item in chunk:
         if item.error is not None:
-            records.append({"input": item.source, "exit_code": EXIT_INPUT, "error": item.error})
+            records.append(BatchRecord(item.source, EXIT_INPUT, error=item.error))
         else:
             report = next(reports)
-            records.append(
-                {"input": item.source, "exit_code": report.exit_code, "report": report.model_dump(mode="json")}
-            )
+            records.append(BatchRecord(item.source, report.exit_code, report=report))
     return records
 
 
@@ -145,7 +196,7 @@ def check_chunk(
 
     The unit of work of :func:`check_batch` and of a Dask worker (:mod:`medkg.distributed`).
     """
-    return _records(list(chunk), engine, kb or default_knowledge_base())
+    return [record.as_dict() for record in _records(list(chunk), engine, kb or default_knowledge_base())]
 
 
 def check_batch(
@@ -157,6 +208,14 @@ def check_batch(
     ``{"input", "exit_code", "error"}`` for an input that could not be read (exit code 2) or
     checked (3). The records are what ``medkg check --batch --format ndjson`` prints.
     """
+    for record in check_batch_records(items, engine=engine, kb=kb, chunk_size=chunk_size):
+        yield record.as_dict()
+
+
+def check_batch_records(
+    items: Iterable[BatchItem], *, engine: str = "default", kb: KnowledgeBase | None = None, chunk_size: int = 200
+) -> Iterator[BatchRecord]:
+    """As :func:`check_batch`, yielding :class:`BatchRecord` objects (reports as models, not dicts)."""
     kb = kb or default_knowledge_base()
     chunk: list[BatchItem] = []
     for item in items:

@@ -13,7 +13,7 @@ import json
 import os
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -178,6 +178,14 @@ def _examples() -> list[str]:
     help="With --batch: check partitions on Dask distributed workers, local:N (N worker processes on this "
     "machine) or a running scheduler's address, e.g. tcp://host:8786 (see docs/distributed.md).",
 )
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="With --batch: check in N worker processes on this machine (records still in input order); "
+    "e.g. --jobs $(nproc).",
+)
 @_guarded
 def check(
     inputs: tuple[str, ...],
@@ -204,6 +212,7 @@ def check(
     output: Path | None,
     batch_source: Path | None,
     dask_scheduler: str | None,
+    jobs: int,
 ) -> None:
     """Check a patient: a patient file (.json or .ttl), --example NAME, or medication names.
 
@@ -225,10 +234,12 @@ def check(
             _fail_input("--batch writes ndjson (one JSON record per line)")
         if dask_scheduler is not None and store != "embedded":
             _fail_input("--dask workers query their own embedded store; --store applies without --dask")
-        _run_batch(batch_source, engine, output, dask_scheduler, store)
+        if jobs > 1 and (dask_scheduler is not None or store != "embedded"):
+            _fail_input("--jobs runs local workers on the embedded store; not with --dask or --store")
+        _run_batch(batch_source, engine, output, dask_scheduler, store, jobs)
         return
-    if dask_scheduler is not None:
-        _fail_input("--dask runs a batch; give --batch INPUT")
+    if dask_scheduler is not None or jobs > 1:
+        _fail_input(f"{'--dask' if dask_scheduler is not None else '--jobs'} runs a batch; give --batch INPUT")
     output_format = output_format or "text"
     if output_format == "ndjson":
         _fail_input("--format ndjson is for --batch; use json for one patient")
@@ -320,19 +331,26 @@ def check(
 
 
 def _run_batch(
-    source: Path, engine: str, output: Path | None, dask_scheduler: str | None = None, store: str = "embedded"
+    source: Path,
+    engine: str,
+    output: Path | None,
+    dask_scheduler: str | None = None,
+    store: str = "embedded",
+    jobs: int = 1,
 ) -> None:
     """Check a batch; one JSON record per line; progress bar and summary on a terminal's stderr.
 
     ``dask_scheduler``: check on a Dask cluster (``local:N`` or a scheduler address) instead of in this process.
     ``store``: ``embedded`` or the URL of a SPARQL endpoint holding the knowledge base.
+    ``jobs``: worker processes on this machine (:mod:`medkg.batch_pool`).
     """
     import json
     import time
     from collections import Counter
     from contextlib import ExitStack
 
-    from .batch import batch_items, check_batch, count_batch_items
+    from .batch import count_batch_items, raw_inputs, read_input
+    from .batch_pool import CheckedLine, checked_lines
 
     from_stdin = str(source) == "-"
     if not from_stdin and not source.exists():
@@ -342,11 +360,7 @@ def _run_batch(
 
         Scheduler.parse(dask_scheduler)  # a malformed SCHEDULER fails before any work
     kb = _knowledge_base(store)
-    items = (
-        batch_items("stdin", sys.stdin.buffer, known=kb.knows_drug)
-        if from_stdin
-        else batch_items(source, known=kb.knows_drug)
-    )
+    raws = raw_inputs("stdin", sys.stdin.buffer) if from_stdin else raw_inputs(source)
     total = None if from_stdin else count_batch_items(source)
     started = time.perf_counter()
     exits: Counter[int] = Counter()
@@ -357,22 +371,30 @@ def _run_batch(
         except OSError as error:
             _fail_input(f"cannot write {output}: {error.strerror or error}")
             return
+        lines: Iterable[CheckedLine]
         if dask_scheduler is not None:
             from .distributed import check_batch_distributed, dask_client
 
             client = stack.enter_context(dask_client(dask_scheduler))
-            records = check_batch_distributed(items, client, engine=engine, kb=kb)
+            items = (item for raw in raws if (item := read_input(raw, kb.knows_drug)) is not None)
+            lines = (
+                CheckedLine(
+                    record["exit_code"],
+                    dict(Counter(f["severity"] for f in record.get("report", {}).get("findings", []))),
+                    json.dumps(record, ensure_ascii=False, separators=(",", ":")),
+                )
+                for record in check_batch_distributed(items, client, engine=engine, kb=kb)
+            )
         else:
-            records = check_batch(items, engine=engine, kb=kb)
+            lines = checked_lines(raws, jobs=jobs, engine=engine, kb=kb)
         show = sys.stderr.isatty()
         bar = stack.enter_context(
             click.progressbar(length=total or 0, label="checking", file=sys.stderr, hidden=not show or total is None)
         )
-        for record in records:
-            sink.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
-            exits[record["exit_code"]] += 1
-            for finding in record.get("report", {}).get("findings", []):
-                severities[finding["severity"]] += 1
+        for checked in lines:
+            sink.write(checked.line + "\n")
+            exits[checked.exit_code] += 1
+            severities.update(checked.severities)
             bar.update(1)
     elapsed = time.perf_counter() - started
     count = sum(exits.values())

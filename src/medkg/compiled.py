@@ -11,6 +11,7 @@ the rows are identical to the SPARQL engine's.
 
 from __future__ import annotations
 
+import weakref
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from itertools import product
 from math import floor
 
 from .patient_graph import Iri, Lit, PatientGraph, Term
-from .rulebook import FACETS, MEDKG, Number, Rule, Rulebook, number_of
+from .rulebook import FACETS, MEDKG, Number, PartCheck, Rule, Rulebook, number_of
 from .store import Row
 
 __all__ = ["COMPILED_QUERIES", "PatientFacts", "evaluate", "facts_of"]
@@ -117,22 +118,23 @@ def facts_of(pg: PatientGraph) -> PatientFacts:
 # --- classification -----------------------------------------------------------------------
 
 
-def _restriction_met(book: Rulebook, facts: PatientFacts, part: str) -> bool:
-    """Whether one restriction part holds for the patient (any of the classification query's branches)."""
-    check = book.part_checks.get(part)
-    if check is None or check.properties.isdisjoint(facts.statements):
-        return False
+def _branch_met(book: Rulebook, facts: PatientFacts, check: PartCheck, prop: str) -> bool:
+    """Whether the branches of one restriction part on ``prop`` hold for the patient (any of them)."""
     statements = facts.statements
-    for prop, wanted in check.values:
-        if not wanted.isdisjoint(statements.get(prop, ())):
+    for branch_prop, wanted in check.values:
+        if branch_prop == prop and not wanted.isdisjoint(statements.get(prop, ())):
             return True
-    for prop, filler in check.classes:
+    for branch_prop, filler in check.classes:
+        if branch_prop != prop:
+            continue
         for value in statements.get(prop, ()):
             if isinstance(value, Iri):
                 kinds = facts.node_types.get(value.value, set()) | book.types.get(value.value, frozenset())
                 if any(book.at_or_below(kind, filler) for kind in kinds):
                     return True
-    for prop, facets in check.facets:
+    for branch_prop, facets in check.facets:
+        if branch_prop != prop:
+            continue
         numbers = facts.numbers(prop)
         if numbers and all(
             limit is not None and _FACETS[facet](_comparable(value, limit), _comparable(limit, value))
@@ -143,6 +145,14 @@ def _restriction_met(book: Rulebook, facts: PatientFacts, part: str) -> bool:
     return False
 
 
+def _restriction_met(book: Rulebook, facts: PatientFacts, part: str) -> bool:
+    """Whether one restriction part holds for the patient (any of the classification query's branches)."""
+    check = book.part_checks.get(part)
+    if check is None:
+        return False
+    return any(_branch_met(book, facts, check, prop) for prop in check.properties if prop in facts.statements)
+
+
 def _comparable(number: Number, other: Number) -> Decimal | float:
     # decimal and integer compare exactly; a double on either side compares as double (SPARQL promotion)
     if isinstance(number.exact, float) or isinstance(other.exact, float):
@@ -150,15 +160,8 @@ def _comparable(number: Number, other: Number) -> Decimal | float:
     return number.exact
 
 
-def classify(book: Rulebook, facts: PatientFacts) -> set[str]:
-    """Add to ``facts.types`` every defined class the patient belongs to (to a fixpoint); return them.
-
-    Classes are visited in dependency order (a class defined through another comes after it), so
-    one pass reaches the fixpoint unless definitions are cyclic; then passes repeat.
-
-    Raises:
-        RuntimeError: if the definitions keep adding classes (a loop).
-    """
+def _classify_directly(book: Rulebook, facts: PatientFacts) -> set[str]:
+    """:func:`classify` without its memo: each definition evaluated on the patient's facts."""
     types = facts.types
     if _PATIENT not in types:
         return types
@@ -187,6 +190,116 @@ def classify(book: Rulebook, facts: PatientFacts) -> set[str]:
         if not added or book.definitions_acyclic:
             return types
     raise RuntimeError("patient classification did not reach a fixpoint")
+
+
+class _ClassificationMemo:
+    """What classifying earlier patients with one rule book found, reused for later ones.
+
+    Every restriction part reads one or more patient properties, and each of its branches
+    reads one. So the parts met are the union, over the patient's properties, of the parts
+    whose branch on that property holds - a function of the property's values alone (a value
+    the patient graph describes by its types, such as a condition node, counts by those types
+    unless some definition names it), kept per (property, values). The classes a patient
+    belongs to are then a function of its asserted types and the parts met, kept per such
+    pair. Both are exact: ``tests/test_compiled_engine.py`` compares them with
+    :func:`_classify_directly` on generated patients.
+    """
+
+    #: entries kept before a memo is emptied (bounds a long-running server's memory)
+    LIMIT = 100_000
+
+    def __init__(self, book: Rulebook) -> None:
+        self.parts_on: dict[str, list[tuple[str, PartCheck]]] = defaultdict(list)
+        self.named: dict[str, frozenset[Term]] = {}  # property -> the values some definition names
+        named: dict[str, set[Term]] = defaultdict(set)
+        for part, check in book.part_checks.items():
+            for prop in check.properties:
+                self.parts_on[prop].append((part, check))
+            for prop, wanted in check.values:
+                named[prop] |= wanted
+        self.named = {prop: frozenset(values) for prop, values in named.items()}
+        self.met_by: dict[tuple[str, frozenset[object]], frozenset[str]] = {}
+        self.closure: dict[tuple[frozenset[str], frozenset[str]], frozenset[str]] = {}
+
+    def _value_key(self, book: Rulebook, facts: PatientFacts, prop: str, value: Term) -> object:
+        if isinstance(value, Iri) and value.value in facts.node_types and value not in self.named.get(prop, ()):
+            return ("node", frozenset(facts.node_types[value.value] | book.types.get(value.value, frozenset())))
+        return value
+
+    def parts_met(self, book: Rulebook, facts: PatientFacts) -> frozenset[str]:
+        """Return the restriction parts the patient meets."""
+        met: set[str] = set()
+        for prop, values in facts.statements.items():
+            on = self.parts_on.get(prop)
+            if not on:
+                continue
+            key = (prop, frozenset(self._value_key(book, facts, prop, v) for v in values))
+            found = self.met_by.get(key)
+            if found is None:
+                found = frozenset(part for part, check in on if _branch_met(book, facts, check, prop))
+                if len(self.met_by) >= self.LIMIT:
+                    self.met_by.clear()
+                self.met_by[key] = found
+            met |= found
+        return frozenset(met)
+
+    def classify(self, book: Rulebook, facts: PatientFacts) -> set[str]:
+        """As :func:`_classify_directly`, through the memo."""
+        if _PATIENT not in facts.types:
+            return facts.types
+        key = (frozenset(facts.types), self.parts_met(book, facts))
+        found = self.closure.get(key)
+        if found is None:
+            found = frozenset(_closure(book, set(facts.types), key[1]))
+            if len(self.closure) >= self.LIMIT:
+                self.closure.clear()
+            self.closure[key] = found
+        facts.types |= found
+        return facts.types
+
+
+def _closure(book: Rulebook, types: set[str], met: frozenset[str]) -> set[str]:
+    """Add to ``types`` every defined class whose definition holds, given the restriction parts ``met``."""
+    for _ in range(_MAX_ROUNDS):
+        added = False
+        for cls, is_union, parts in book.class_order:
+            if cls in types:
+                continue
+            if is_union:
+                holds = any(part in types for part in parts)
+            else:
+                holds = all(part in types or part in met for part in parts)
+            if holds:
+                types.add(cls)
+                added = True
+        if not added or book.definitions_acyclic:
+            return types
+    raise RuntimeError("patient classification did not reach a fixpoint")
+
+
+#: id of a rule book -> (the book, weakly; its memo). A Rulebook is a dataclass, not hashable.
+_MEMOS: dict[int, tuple[weakref.ref[Rulebook], _ClassificationMemo]] = {}
+
+
+def _memo(book: Rulebook) -> _ClassificationMemo:
+    entry = _MEMOS.get(id(book))
+    if entry is None or entry[0]() is not book:
+        entry = _MEMOS[id(book)] = (weakref.ref(book), _ClassificationMemo(book))
+        weakref.finalize(book, _MEMOS.pop, id(book), None)
+    return entry[1]
+
+
+def classify(book: Rulebook, facts: PatientFacts) -> set[str]:
+    """Add to ``facts.types`` every defined class the patient belongs to (to a fixpoint); return them.
+
+    Classes are visited in dependency order (a class defined through another comes after it), so
+    one pass reaches the fixpoint unless definitions are cyclic; then passes repeat. Results
+    are memoised per rule book (:class:`_ClassificationMemo`).
+
+    Raises:
+        RuntimeError: if the definitions keep adding classes (a loop).
+    """
+    return _memo(book).classify(book, facts)
 
 
 # --- rules ----------------------------------------------------------------------------------

@@ -73,8 +73,11 @@ class _Explainer:
     def __init__(self, kb: KnowledgeBase, patient: PatientGraph) -> None:
         self.kb = kb
         self.patient = patient
+        self._populations: dict[str, str] = {}
 
     def population(self, population: str) -> str:
+        if population in self._populations:
+            return self._populations[population]
         parts = []
         for prop, facet, limit in self.kb.population_definitions.get(population, []):
             info = self.kb.properties.get(prop)
@@ -89,7 +92,9 @@ class _Explainer:
             else:
                 parts.append(f"{label}: {shown}")
         detail = "; ".join(dict.fromkeys(parts))
-        return f"patient in population '{self.kb.label(population)}'" + (f" ({detail})" if detail else "")
+        line = f"patient in population '{self.kb.label(population)}'" + (f" ({detail})" if detail else "")
+        self._populations[population] = line
+        return line
 
     def matched(self, drug: str, via: str | None) -> str:
         # the entered names (brands, synonyms) are in the report's ``assessed`` list, not here,
@@ -111,7 +116,106 @@ class _Explainer:
         return " + ".join(parts)
 
 
-def _because(rows: list[Row], explain: _Explainer) -> list[str]:
+#: (method name, arguments, result) of one call a finding's explanation made on the patient.
+_Call = tuple[str, tuple[str | None, ...], str]
+
+
+class _Recorder:
+    """An explainer that remembers the calls that read the patient, with their results.
+
+    Only the knowledge base and the three explaining methods are exposed, so an explanation
+    cannot read the patient by another way that the finding cache would not see.
+    ``population`` and ``doses`` read the patient's values and are recorded; ``matched``
+    reads labels only (a function of its arguments, which come from the rows).
+    """
+
+    def __init__(self, explain: _Explainer) -> None:
+        self.kb = explain.kb
+        self._explain = explain
+        self.calls: list[_Call] = []
+
+    def population(self, population: str) -> str:
+        return self._record("population", population)
+
+    def matched(self, drug: str, via: str | None) -> str:
+        # labels only: a function of the knowledge base and of row values, which the cache keys on
+        return self._explain.matched(drug, via)
+
+    def doses(self, drug: str) -> str:
+        return self._record("doses", drug)
+
+    def _record(self, method: str, *args: str | None) -> str:
+        result: str = getattr(self._explain, method)(*args)
+        self.calls.append((method, args, result))
+        return result
+
+
+class _FindingCache:
+    """Rule findings already made, reused when the same rows meet the same patient facts.
+
+    A rule's finding is a function of the knowledge base, the rule, its rows (ignoring the
+    patient and medication-use IRIs, and the rows' order and repetition, which no finding
+    depends on) and the answers the explainer gave (:class:`_Recorder`). A cached finding is
+    reused only when its rows are equal and every recorded explainer call gives the same answer
+    for the new patient, so a reused finding is identical to a newly made one
+    (``tests/test_findings_cache.py``). Findings are shared between reports and never changed.
+    """
+
+    #: cached findings per knowledge base before the cache is emptied (bounds a server's memory)
+    LIMIT = 100_000
+    #: variants kept per (rule, rows): the same rows with different patient values
+    VARIANTS = 16
+
+    def __init__(self) -> None:
+        self._found: dict[
+            tuple[str, frozenset[frozenset[tuple[str, type, object]]]], list[tuple[tuple[_Call, ...], Finding]]
+        ] = {}
+        self._size = 0
+        self._json: dict[int, str] = {}  # id of a cached finding (kept alive above) -> its JSON
+
+    def json_of(self, finding: Finding) -> str:
+        """Return ``finding.model_dump_json()``, once per cached finding."""
+        text = self._json.get(id(finding))
+        return finding.model_dump_json() if text is None else text
+
+    def finding(self, kb: KnowledgeBase, rule: str, rows: list[Row], explain: _Explainer) -> Finding:
+        """Return the finding of ``rule`` for ``rows`` and the patient ``explain`` describes."""
+        key = (
+            rule,
+            frozenset(frozenset((k, type(v), v) for k, v in row.items() if k not in _PER_PATIENT) for row in rows),
+        )
+        variants = self._found.get(key)
+        if variants is not None:
+            for calls, finding in variants:
+                if all(getattr(explain, method)(*args) == result for method, args, result in calls):
+                    return finding
+        recorder = _Recorder(explain)
+        finding = _rule_finding(kb, rule, rows, recorder)
+        if self._size >= self.LIMIT:
+            self._found.clear()
+            self._json.clear()
+            self._size = 0
+        bucket = self._found.setdefault(key, [])
+        if len(bucket) < self.VARIANTS:
+            bucket.append((tuple(recorder.calls), finding))
+            self._json[id(finding)] = finding.model_dump_json()
+            self._size += 1
+        return finding
+
+
+#: Row variables that name the patient's own nodes: never part of what a finding says.
+_PER_PATIENT = frozenset({"patient", "use"})
+_FINDING_CACHES: weakref.WeakKeyDictionary[KnowledgeBase, _FindingCache] = weakref.WeakKeyDictionary()
+
+
+def _finding_cache(kb: KnowledgeBase) -> _FindingCache:
+    cache = _FINDING_CACHES.get(kb)
+    if cache is None:
+        cache = _FINDING_CACHES[kb] = _FindingCache()
+    return cache
+
+
+def _because(rows: list[Row], explain: _Explainer | _Recorder) -> list[str]:
     """Explanation lines: the drugs and how they matched, then counts, doses, indications, populations."""
     drugs, counts, doses, indications, populations = [], [], [], [], []
     label = explain.kb.label
@@ -173,7 +277,9 @@ def _hundredths(value: Decimal) -> str:
     return str(value.quantize(_HUNDREDTHS, rounding=ROUND_HALF_UP))
 
 
-def _dose_burden_because(kb: KnowledgeBase, rows: list[Row], explain: _Explainer) -> tuple[list[str], list[Citation]]:
+def _dose_burden_because(
+    kb: KnowledgeBase, rows: list[Row], explain: _Explainer | _Recorder
+) -> tuple[list[str], list[Citation]]:
     """Explain a dose burden finding: each drug's term D/(D + delta) with delta's source, then the total.
 
     Returns the ``because`` lines and the citations of the deltas used (for the finding's sources).
@@ -212,7 +318,7 @@ def _dose_burden_because(kb: KnowledgeBase, rows: list[Row], explain: _Explainer
     return list(dict.fromkeys(terms + left_out + [total] + populations)), cited
 
 
-def _rule_finding(kb: KnowledgeBase, rule_iri: str, rows: list[Row], explain: _Explainer) -> Finding:
+def _rule_finding(kb: KnowledgeBase, rule_iri: str, rows: list[Row], explain: _Explainer | _Recorder) -> Finding:
     rule = kb.rules[rule_iri]
     # a co-medication (dose cap that holds with an interacting drug) is part of what the finding is about
     named = [row[key] for row in rows for key in ("drug", "coMedication") if row.get(key) is not None]
@@ -383,15 +489,20 @@ def findings_from_rows(
     """
     findings: dict[str, list[Finding]] = {str(p.iri): [] for p in patients}
     explainers = {str(p.iri): _Explainer(kb, p) for p in patients}
+    cache = _finding_cache(kb)
     for name in sorted(rows):
         if not name.startswith("rules/"):
             continue
-        groups: dict[tuple[str, str, str], list[Row]] = defaultdict(list)
+        # per patient, in (rule, key) order: as one sort by (patient, rule, key), but on short lists
+        groups: dict[str, dict[tuple[str, str], list[Row]]] = defaultdict(lambda: defaultdict(list))
         for row in rows[name]:
-            groups[(str(row["patient"]), str(row["rule"]), str(row["key"]))].append(row)
-        for (patient, rule, _key), group in sorted(groups.items()):
-            if rule in kb.rules and patient in findings:
-                findings[patient].append(_rule_finding(kb, rule, group, explainers[patient]))
+            groups[str(row["patient"])][(str(row["rule"]), str(row["key"]))].append(row)
+        for patient, of_patient in groups.items():
+            if patient not in findings:
+                continue
+            for (rule, _key), group in sorted(of_patient.items()):
+                if rule in kb.rules:
+                    findings[patient].append(cache.finding(kb, rule, group, explainers[patient]))
 
     missing = _by_patient(rows.get("not-assessed/missing-patient-data", []))
     doses = _by_patient(rows.get("not-assessed/missing-dose", []))
@@ -403,7 +514,7 @@ def findings_from_rows(
         findings[key] += _missing_dose_findings(kb, doses.get(key, []))
         findings[key] += _unidentified_findings(p, unknown.get(key, []))
         findings[key] += _incomplete_dose_burden_findings(kb, incomplete.get(key, []))
-        findings[key] = _dedupe(_drop_superseded(kb, findings[key]))
+        findings[key] = _dedupe(_drop_superseded(kb, findings[key]), cache)
     return findings
 
 
@@ -417,8 +528,8 @@ def _drop_superseded(kb: KnowledgeBase, findings: list[Finding]) -> list[Finding
     ]
 
 
-def _dedupe(findings: list[Finding]) -> list[Finding]:
-    unique = {f.model_dump_json(): f for f in findings}
+def _dedupe(findings: list[Finding], cache: _FindingCache) -> list[Finding]:
+    unique = {cache.json_of(f): f for f in findings}
     return sorted(unique.values(), key=lambda f: (-SEVERITY_RANK[f.severity], f.kind, f.drugs, f.rule or "", f.summary))
 
 

@@ -133,7 +133,7 @@ class KnowledgeBase:
         """The compiled rule book of this build (cached next to it; see :mod:`medkg.rulebook`)."""
         from .rulebook import load_rulebook
 
-        return load_rulebook(self.store, self.built.folder, self.built.sha256, self.root)
+        return load_rulebook(lambda: self.store, self.built.folder, self.built.sha256, self.root)
 
     def query(self, name: str) -> str:
         """Text of ``queries/<name>.rq`` for this knowledge base's resource root."""

@@ -17,7 +17,7 @@ import hashlib
 import pickle
 import sys
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -373,10 +373,14 @@ def _key(root: Path | None, build_sha: str) -> str:
     return digest.hexdigest()
 
 
-def load_rulebook(store: QueryStore, folder: Path, build_sha: str, root: Path | None = None) -> Rulebook:
+def load_rulebook(
+    store: QueryStore | Callable[[], QueryStore], folder: Path, build_sha: str, root: Path | None = None
+) -> Rulebook:
     """Return the rule book cached in ``folder`` (a build folder), compiling and caching it if stale.
 
-    The cache is written atomically (temporary file, then rename); an unreadable cache is recompiled.
+    ``store`` is the compiled knowledge base, or a function returning it: then it is loaded only
+    if the rule book has to be compiled (a warm start reads the pickle alone). The cache is
+    written atomically (temporary file, then rename); an unreadable cache is recompiled.
     """
     key = _key(root, build_sha)
     path = folder / "rulebook.pickle"
@@ -387,7 +391,7 @@ def load_rulebook(store: QueryStore, folder: Path, build_sha: str, root: Path | 
             return book
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError):
         pass
-    book = compile_rulebook(store, root)
+    book = compile_rulebook(store() if callable(store) else store, root)
     book.prepare_part_checks(FACETS)
     book.key = key
     write_atomically(path, book)  # a read-only build folder: compiled per process

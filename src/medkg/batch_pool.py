@@ -1,0 +1,117 @@
+"""Batch checks as JSON lines, in this process or spread over local worker processes (``--jobs N``).
+
+What ``medkg check --batch`` runs (without ``--dask``). The parent only reads the batch's raw
+inputs (NDJSON lines or file paths, not parsed), cuts them into chunks and writes the results.
+Each chunk is read (:func:`medkg.batch.read_input`: a bad input becomes the same error record as
+anywhere else), checked together (:func:`medkg.batch.check_batch_records`) and serialised to
+JSON lines by whoever checks it: this process when ``jobs`` is 1, else one of ``jobs`` worker
+processes, with a few chunks in flight and the lines yielded in input order.
+
+Where the platform forks (Linux), the workers are forked after the parent loaded the knowledge
+base and share it; elsewhere each worker loads it once (:func:`_start_worker`).
+"""
+
+from __future__ import annotations
+
+import gc
+import multiprocessing
+from collections import Counter, deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
+
+from .batch import RawInput, check_batch_records, read_input
+from .knowledge_base import KnowledgeBase, default_knowledge_base
+
+__all__ = ["CheckedLine", "checked_lines"]
+
+
+@dataclass(frozen=True)
+class CheckedLine:
+    """One batch record as written: its exit code, its findings counted by severity, its JSON line (no newline)."""
+
+    exit_code: int
+    severities: dict[str, int]
+    line: str
+
+
+#: The knowledge base a worker checks with: the parent's, inherited on fork, or loaded by :func:`_start_worker`.
+_KB: list[KnowledgeBase] = []
+
+
+def _check_chunk(raws: list[RawInput], engine: str, chunk_size: int) -> list[CheckedLine]:
+    kb = _KB[0]
+    items = [item for item in (read_input(raw, kb.knows_drug) for raw in raws) if item is not None]
+    return [
+        CheckedLine(
+            record.exit_code,
+            dict(Counter(f.severity for f in record.report.findings)) if record.report else {},
+            record.to_json(),
+        )
+        for record in check_batch_records(items, engine=engine, kb=kb, chunk_size=chunk_size)
+    ]
+
+
+def _start_worker(root: Path | None, kb_folder: Path) -> None:
+    if not _KB:  # spawned, not forked: load the parent's build
+        from .knowledge_base import knowledge_base_at
+
+        _KB.append(knowledge_base_at(kb_folder, root))
+
+
+def _chunks(raws: Iterable[RawInput], size: int) -> Iterator[list[RawInput]]:
+    iterator = iter(raws)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def checked_lines(
+    raws: Iterable[RawInput],
+    *,
+    jobs: int = 1,
+    engine: str = "default",
+    kb: KnowledgeBase | None = None,
+    chunk_size: int = 200,
+) -> Iterator[CheckedLine]:
+    """Check a batch's raw inputs (:func:`medkg.batch.raw_inputs`); yield one line per input, in input order.
+
+    Each line is the record :func:`medkg.batch.check_batch` yields, as compact JSON; blank
+    NDJSON lines give none.
+
+    Args:
+        raws: the unread inputs, read lazily.
+        jobs: worker processes (1: check in this process).
+        engine: engine name, as for :func:`medkg.check`.
+        kb: knowledge base (default: the built-in one); workers use the same build.
+        chunk_size: inputs checked together (one chunk is one task).
+
+    Raises:
+        ValueError: if ``jobs`` or ``chunk_size`` is below 1.
+        concurrent.futures.process.BrokenProcessPool: if a worker process dies.
+    """
+    if jobs < 1 or chunk_size < 1:
+        raise ValueError(f"jobs and chunk_size must be at least 1, not {jobs} and {chunk_size}")
+    kb = kb or default_knowledge_base()
+    kb.rulebook, kb.drug_names  # noqa: B018 - loaded before the workers fork, so they share it
+    _KB[:] = [kb]
+    # the knowledge base lives as long as the process: keep the collector from walking it again and
+    # again (and, forked, from writing to the pages the workers share)
+    gc.freeze()
+    if jobs == 1:
+        for chunk in _chunks(raws, chunk_size):
+            yield from _check_chunk(chunk, engine, chunk_size)
+        return
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else None)
+    with ProcessPoolExecutor(
+        max_workers=jobs, mp_context=context, initializer=_start_worker, initargs=(kb.root, kb.built.folder)
+    ) as pool:
+        pending: deque[Future[list[CheckedLine]]] = deque()
+        for chunk in _chunks(raws, chunk_size):
+            pending.append(pool.submit(_check_chunk, chunk, engine, chunk_size))
+            if len(pending) >= 2 * jobs:
+                yield from pending.popleft().result()
+        while pending:
+            yield from pending.popleft().result()
