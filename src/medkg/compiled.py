@@ -193,7 +193,7 @@ def _classify_directly(book: Rulebook, facts: PatientFacts) -> set[str]:
 
 
 class _ClassificationMemo:
-    """What classifying earlier patients with one rule book found, reused for later ones.
+    """What classifying earlier patients with one rule book found, reused for later ones (and drugs' enzymes).
 
     Every restriction part reads one or more patient properties, and each of its branches
     reads one. So the parts met are the union, over the patient's properties, of the parts
@@ -220,6 +220,15 @@ class _ClassificationMemo:
         self.named = {prop: frozenset(values) for prop, values in named.items()}
         self.met_by: dict[tuple[str, frozenset[object]], frozenset[str]] = {}
         self.closure: dict[tuple[frozenset[str], frozenset[str]], frozenset[str]] = {}
+        self._enzymes: dict[tuple[str, str], frozenset[str]] = {}
+
+    def enzymes(self, book: Rulebook, drug: str, role: str) -> frozenset[str]:
+        """Return the IRIs ``drug`` has as values of ``role`` (e.g. the enzymes it inhibits strongly)."""
+        found = self._enzymes.get((drug, role))
+        if found is None:
+            values = book.drug_values.get((drug, role), ())
+            found = self._enzymes[(drug, role)] = frozenset(t.value for t in values if isinstance(t, Iri))
+        return found
 
     def _value_key(self, book: Rulebook, facts: PatientFacts, prop: str, value: Term) -> object:
         if isinstance(value, Iri) and value.value in facts.node_types and value not in self.named.get(prop, ()):
@@ -443,12 +452,13 @@ def _mechanism_rule(book: Rulebook, rule: Rule, facts: PatientFacts) -> Iterator
     if not _in_populations(rule, facts):
         return
     only, targets = rule.iris("onEnzyme"), rule.iris("objectDrug")
+    enzymes_of = _memo(book).enzymes
     for precipitant_role, object_role in product(rule.iris("precipitantRole"), rule.iris("objectRole")):
         for obj, precipitant in _ordered_pairs(facts):
-            enzymes = {t.value for t in book.drug_values.get((precipitant, precipitant_role), ()) if isinstance(t, Iri)}
+            enzymes = enzymes_of(book, precipitant, precipitant_role)
             if not enzymes:
                 continue
-            shared = enzymes & {t.value for t in book.drug_values.get((obj, object_role), ()) if isinstance(t, Iri)}
+            shared = enzymes & enzymes_of(book, obj, object_role)
             if not all(book.is_a(obj, target) for target in targets):
                 continue
             for enzyme in sorted(shared):
@@ -727,7 +737,11 @@ def _missing_patient_data(book: Rulebook, facts: PatientFacts, candidates: dict[
     for kind in ("DrugRule", "DoseRangeRule", "PairRule", "CountRule", "DoseBurdenRule", "OmissionRule:any"):
         for rule in candidates[kind]:
             required = rule.iris("requiresPopulation")
+            if not required:
+                continue
             unmet = [p for p in required if p not in facts.types]
+            if not unmet:
+                continue
             # a population with a missing value is reported unless another required population is
             # known not to hold (none of its values missing): that rules the rule out
             reported = [p for p in unmet if missing_of(p) and not any(o != p and not missing_of(o) for o in unmet)]

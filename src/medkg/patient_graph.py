@@ -107,6 +107,10 @@ class PatientGraph:
         return graph
 
 
+#: (type, value) -> its literal, for the numbers and flags patients share (typed: True == 1 == 1.0).
+_LITERALS: dict[tuple[type, object], Lit] = {}
+
+
 def _literal(value: object) -> Lit:
     """Return the literal medkg writes for a patient value.
 
@@ -114,6 +118,18 @@ def _literal(value: object) -> Lit:
     apart), in a lexical form without exponent; booleans xsd:boolean; integers of input order
     xsd:integer; text xsd:string.
     """
+    if isinstance(value, bool | int | float):
+        key = (type(value), value)
+        found = _LITERALS.get(key)
+        if found is None:
+            found = _literal_of(value)
+            if len(_LITERALS) < 100_000:
+                _LITERALS[key] = found
+        return found
+    return _literal_of(value)
+
+
+def _literal_of(value: object) -> Lit:
     if isinstance(value, bool):
         return Lit("true" if value else "false", _BOOLEAN)
     if isinstance(value, float | int | Decimal):
