@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import weakref
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
@@ -161,35 +161,18 @@ def _comparable(number: Number, other: Number) -> Decimal | float:
 
 
 def _classify_directly(book: Rulebook, facts: PatientFacts) -> set[str]:
-    """:func:`classify` without its memo: each definition evaluated on the patient's facts."""
-    types = facts.types
-    if _PATIENT not in types:
-        return types
+    """:func:`classify` without its memo: each restriction part evaluated on the patient's facts when reached."""
+    if _PATIENT not in facts.types:
+        return facts.types
     met: dict[str, bool] = {}
-    for _ in range(_MAX_ROUNDS):
-        added = False
-        for cls, is_union, parts in book.class_order:
-            if cls in types:
-                continue
-            if is_union:
-                holds = any(part in types for part in parts)
-            else:
-                holds = True
-                for part in parts:
-                    if part in types:
-                        continue
-                    result = met.get(part)
-                    if result is None:
-                        result = met[part] = _restriction_met(book, facts, part)
-                    if not result:
-                        holds = False
-                        break
-            if holds:
-                types.add(cls)
-                added = True
-        if not added or book.definitions_acyclic:
-            return types
-    raise RuntimeError("patient classification did not reach a fixpoint")
+
+    def holds(part: str) -> bool:
+        result = met.get(part)
+        if result is None:
+            result = met[part] = _restriction_met(book, facts, part)
+        return result
+
+    return _closure(book, facts.types, holds)
 
 
 class _ClassificationMemo:
@@ -259,7 +242,7 @@ class _ClassificationMemo:
         key = (frozenset(facts.types), self.parts_met(book, facts))
         found = self.closure.get(key)
         if found is None:
-            found = frozenset(_closure(book, set(facts.types), key[1]))
+            found = frozenset(_closure(book, set(facts.types), key[1].__contains__))
             if len(self.closure) >= self.LIMIT:
                 self.closure.clear()
             self.closure[key] = found
@@ -267,8 +250,8 @@ class _ClassificationMemo:
         return facts.types
 
 
-def _closure(book: Rulebook, types: set[str], met: frozenset[str]) -> set[str]:
-    """Add to ``types`` every defined class whose definition holds, given the restriction parts ``met``."""
+def _closure(book: Rulebook, types: set[str], met: Callable[[str], bool]) -> set[str]:
+    """Add to ``types`` every defined class whose definition holds, ``met`` telling which restriction parts hold."""
     for _ in range(_MAX_ROUNDS):
         added = False
         for cls, is_union, parts in book.class_order:
@@ -277,7 +260,7 @@ def _closure(book: Rulebook, types: set[str], met: frozenset[str]) -> set[str]:
             if is_union:
                 holds = any(part in types for part in parts)
             else:
-                holds = all(part in types or part in met for part in parts)
+                holds = all(part in types or met(part) for part in parts)
             if holds:
                 types.add(cls)
                 added = True
@@ -417,9 +400,15 @@ def _dose_range_rule(book: Rulebook, rule: Rule, facts: PatientFacts) -> Iterato
                 )  # fmt: skip
 
 
+def _members(book: Rulebook, drugs: Iterable[str], classes: Iterable[str]) -> list[str]:
+    """Return the drugs (in the given order) that are members of one of ``classes`` (materialised rdf:type)."""
+    wanted = tuple(classes)
+    return [d for d in drugs if any(c in book.types.get(d, ()) for c in wanted)]
+
+
 def _count_rule(book: Rulebook, rule: Rule, facts: PatientFacts) -> Iterator[Row]:
     classes = rule.iris("countsMembersOf")
-    members = [d for d in facts.drugs if any(c in book.types.get(d, ()) for c in classes)]
+    members = _members(book, facts.drugs, classes)
     if not members or not _in_populations(rule, facts):
         return
     count = len(members)
@@ -552,7 +541,7 @@ def _hundredths(total: Fraction | float) -> Fraction | float:
 
 def _dose_burden_rule(book: Rulebook, rule: Rule, facts: PatientFacts) -> Iterator[Row]:
     classes, properties = rule.iris("countsMembersOf"), rule.iris("referenceDoseProperty")
-    members = [d for d in facts.drugs if any(c in book.types.get(d, ()) for c in classes)]
+    members = _members(book, facts.drugs, classes)
     if not members or not properties or not _in_populations(rule, facts):
         return
     daily = {drug: None if parts is None else _exact_sum(parts) for drug, parts in _daily_doses(facts).items()}
@@ -710,13 +699,11 @@ def _concerned_drugs(book: Rulebook, rule: Rule, facts: PatientFacts) -> Iterabl
                 yield drug
     elif rule.kind == "CountRule":
         for cls, minimum in product(rule.iris("countsMembersOf"), rule.numbers("minimumDrugCount")):
-            members = [d for d in facts.drugs if cls in book.types.get(d, ())]
+            members = _members(book, facts.drugs, (cls,))
             if len(members) >= minimum.exact:
                 yield from members
     elif rule.kind == "DoseBurdenRule":
-        for drug in facts.drugs:
-            if any(c in book.types.get(drug, ()) for c in rule.iris("countsMembersOf")):
-                yield drug
+        yield from _members(book, facts.drugs, rule.iris("countsMembersOf"))
     elif rule.kind == "OmissionRule":
         yield None
 
@@ -762,9 +749,7 @@ def _incomplete_dose_burden(book: Rulebook, facts: PatientFacts, candidates: dic
         classes, properties = rule.iris("countsMembersOf"), rule.iris("referenceDoseProperty")
         if not properties or not _in_populations(rule, facts):
             continue
-        for drug in facts.drugs:
-            if not any(c in book.types.get(drug, ()) for c in classes):
-                continue
+        for drug in _members(book, facts.drugs, classes):
             if daily.get(drug) is None:
                 yield _row(patient=facts.iri, rule=rule.iri, drug=drug, missing="dose")
             if any((drug, prop) not in book.drug_values for prop in properties):
