@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import weakref
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 
@@ -158,7 +158,9 @@ class _FindingCache:
     depends on) and the answers the explainer gave (:class:`_Recorder`). A cached finding is
     reused only when its rows are equal and every recorded explainer call gives the same answer
     for the new patient, so a reused finding is identical to a newly made one
-    (``tests/test_findings_cache.py``). Findings are shared between reports and never changed.
+    (``tests/test_memo_caches.py``). Not-assessed findings that depend on the knowledge base and
+    their rows alone are kept per rows (:meth:`of_rows`). Findings are shared between reports and
+    never changed.
     """
 
     #: cached findings per knowledge base before the cache is emptied (bounds a server's memory)
@@ -171,19 +173,42 @@ class _FindingCache:
             tuple[str, frozenset[frozenset[tuple[str, type, object]]]], list[tuple[tuple[_Call, ...], Finding]]
         ] = {}
         self._size = 0
+        self._made: dict[tuple[str, frozenset[frozenset[tuple[str, type, object]]]], list[Finding]] = {}
         self._json: dict[int, str] = {}  # id of a cached finding (kept alive above) -> its JSON
+
+    def _reset(self) -> None:
+        # all together: a JSON text is keyed by the id of a finding these tables keep alive
+        self._found.clear()
+        self._made.clear()
+        self._json.clear()
+        self._size = 0
 
     def json_of(self, finding: Finding) -> str:
         """Return ``finding.model_dump_json()``, once per cached finding."""
         text = self._json.get(id(finding))
         return finding.model_dump_json() if text is None else text
 
+    def of_rows(
+        self, kb: KnowledgeBase, make: Callable[[KnowledgeBase, list[Row]], list[Finding]], rows: list[Row]
+    ) -> list[Finding]:
+        """Return ``make(kb, rows)`` for a function of the knowledge base and the rows alone (not-assessed findings)."""
+        if not rows:
+            return []
+        key = (make.__name__, _rows_key(rows))
+        found = self._made.get(key)
+        if found is None:
+            found = make(kb, rows)
+            if self._size >= self.LIMIT:
+                self._reset()
+            self._made[key] = found
+            self._size += 1
+            for finding in found:
+                self._json.setdefault(id(finding), finding.model_dump_json())
+        return list(found)
+
     def finding(self, kb: KnowledgeBase, rule: str, rows: list[Row], explain: _Explainer) -> Finding:
         """Return the finding of ``rule`` for ``rows`` and the patient ``explain`` describes."""
-        key = (
-            rule,
-            frozenset(frozenset((k, type(v), v) for k, v in row.items() if k not in _PER_PATIENT) for row in rows),
-        )
+        key = (rule, _rows_key(rows))
         variants = self._found.get(key)
         if variants is not None:
             for calls, finding in variants:
@@ -192,15 +217,18 @@ class _FindingCache:
         recorder = _Recorder(explain)
         finding = _rule_finding(kb, rule, rows, recorder)
         if self._size >= self.LIMIT:
-            self._found.clear()
-            self._json.clear()
-            self._size = 0
+            self._reset()
         bucket = self._found.setdefault(key, [])
         if len(bucket) < self.VARIANTS:
             bucket.append((tuple(recorder.calls), finding))
             self._json[id(finding)] = finding.model_dump_json()
             self._size += 1
         return finding
+
+
+def _rows_key(rows: list[Row]) -> frozenset[frozenset[tuple[str, type, object]]]:
+    """Return the rows as a memo key: without the patient's own nodes, order and repetition (values typed: 1 != 1.0)."""
+    return frozenset(frozenset((k, type(v), v) for k, v in row.items() if k not in _PER_PATIENT) for row in rows)
 
 
 #: Row variables that name the patient's own nodes: never part of what a finding says.
@@ -510,10 +538,10 @@ def findings_from_rows(
     incomplete = _by_patient(rows.get("not-assessed/incomplete-dose-burden", []))
     for p in patients:
         key = str(p.iri)
-        findings[key] += _missing_data_findings(kb, missing.get(key, []))
-        findings[key] += _missing_dose_findings(kb, doses.get(key, []))
+        findings[key] += cache.of_rows(kb, _missing_data_findings, missing.get(key, []))
+        findings[key] += cache.of_rows(kb, _missing_dose_findings, doses.get(key, []))
         findings[key] += _unidentified_findings(p, unknown.get(key, []))
-        findings[key] += _incomplete_dose_burden_findings(kb, incomplete.get(key, []))
+        findings[key] += cache.of_rows(kb, _incomplete_dose_burden_findings, incomplete.get(key, []))
         findings[key] = _dedupe(_drop_superseded(kb, findings[key]), cache)
     return findings
 
