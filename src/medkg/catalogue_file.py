@@ -18,31 +18,52 @@ import os
 import sqlite3
 import tempfile
 import threading
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
-__all__ = ["CITATION_COLUMNS", "RULE_COLUMNS", "CatalogueFile", "write_catalogue_file"]
-
-#: Columns of ``queries/catalogue/rules.rq`` (and ``catalogue-file/rules.rq``), in table order.
-RULE_COLUMNS = ("rule", "ruleClass", "label", "kind", "severity", "rank", "summary", "recommendation")
-#: Columns of ``queries/catalogue/citations.rq`` (and ``catalogue-file/citations.rq``), in table order.
-CITATION_COLUMNS = ("subject", "source", "title", "url", "doi", "version", "locator", "evidence", "uncertain", "note")
-#: Columns of ``queries/catalogue/alternatives.rq``, in table order.
-ALTERNATIVE_COLUMNS = ("rule", "therapy", "label", "order", "note")
+__all__ = ["TABLES", "CatalogueFile", "write_catalogue_file"]
 
 Row = Mapping[str, object]
 
-_SCHEMA = f"""
-CREATE TABLE meta (key TEXT NOT NULL);
-CREATE TABLE labels (iri TEXT PRIMARY KEY, label TEXT) WITHOUT ROWID;
-CREATE TABLE rules ({", ".join(f'"{c}"' for c in RULE_COLUMNS)});
-CREATE TABLE citations ({", ".join(f'"{c}"' for c in CITATION_COLUMNS)});
-CREATE TABLE alternatives ({", ".join(f'"{c}"' for c in ALTERNATIVE_COLUMNS)});
+#: Table -> (query it holds the rows of, its columns, the column it is looked up by). The rule
+#: and citation tables hold the required part of ``catalogue/rules.rq`` and ``citations.rq``;
+#: their optional columns have tables of their own, left-joined when read (:data:`_RULE_ROWS`,
+#: :data:`_CITATION_ROWS`) - the same rows as the catalogue queries' OPTIONALs give.
+TABLES: dict[str, tuple[str, tuple[str, ...], str]] = {
+    "labels": ("catalogue/labels", ("iri", "label"), "iri"),
+    "rules": ("catalogue-file/rules", ("rule", "ruleClass", "label", "kind", "severity", "rank"), "rule"),
+    "summaries": ("catalogue-file/rule-summaries", ("rule", "summary"), "rule"),
+    "recommendations": ("catalogue-file/rule-recommendations", ("rule", "recommendation"), "rule"),
+    "citations": (
+        "catalogue-file/citations",
+        ("subject", "citation", "source", "title", "url", "doi", "version"),
+        "subject",
+    ),
+    "locators": ("catalogue-file/citation-locators", ("citation", "locator"), "citation"),
+    "evidence": ("catalogue-file/citation-evidence", ("citation", "evidence"), "citation"),
+    "uncertainty": ("catalogue-file/citation-uncertainty", ("citation", "uncertain"), "citation"),
+    "notes": ("catalogue-file/citation-notes", ("citation", "note"), "citation"),
+    "alternatives": ("catalogue/alternatives", ("rule", "therapy", "label", "order", "note"), "rule"),
+}
+
+#: The rows of ``catalogue/rules.rq`` for one rule (``?``).
+_RULE_ROWS = """
+SELECT r.rule, r.ruleClass, r.label, r.kind, r.severity, r.rank, s.summary, m.recommendation
+FROM rules r
+LEFT JOIN summaries s ON s.rule = r.rule
+LEFT JOIN recommendations m ON m.rule = r.rule
+WHERE r.rule = ?
 """
-_INDEXES = """
-CREATE INDEX rules_by_iri ON rules (rule);
-CREATE INDEX citations_by_subject ON citations (subject);
-CREATE INDEX alternatives_by_rule ON alternatives (rule);
+#: The rows of ``catalogue/citations.rq`` for one subject (``?``).
+_CITATION_ROWS = """
+SELECT c.subject, c.source, c.title, c.url, c.doi, c.version, l.locator, e.evidence, u.uncertain, n.note
+FROM citations c
+LEFT JOIN locators l ON l.citation = c.citation
+LEFT JOIN evidence e ON e.citation = c.citation
+LEFT JOIN uncertainty u ON u.citation = c.citation
+LEFT JOIN notes n ON n.citation = c.citation
+WHERE c.subject = ?
 """
 #: Rows inserted per ``executemany`` (rows stream from the store; memory stays flat).
 _BATCH = 50_000
@@ -65,38 +86,32 @@ def _insert(db: sqlite3.Connection, table: str, columns: tuple[str, ...], rows: 
     return count + len(batch)
 
 
-def write_catalogue_file(
-    path: Path,
-    key: str,
-    *,
-    labels: Iterable[Row],
-    rules: Iterable[Row],
-    citations: Iterable[Row],
-    alternatives: Iterable[Row],
-) -> dict[str, int]:
-    """Write the catalogue rows to ``path`` (through a temporary file and a rename); return row counts.
+def write_catalogue_file(path: Path, key: str, read: Callable[[str], Iterable[Row]]) -> dict[str, float]:
+    """Write every table of :data:`TABLES` to ``path`` (a temporary file, then a rename); return figures.
 
-    Each argument yields rows as dicts of Python values with the columns of the matching query in
-    ``queries/catalogue/`` (``labels``: ``iri``, ``label``). ``key`` identifies what the rows were
-    read from; :meth:`CatalogueFile.open` refuses a file written for another key.
+    ``read(query name)`` yields the rows of that query as dicts of Python values, streamed.
+    ``key`` identifies what the rows were read from; :meth:`CatalogueFile.open` refuses a file
+    written for another key. Returns, per table, its row count and the CPU seconds (``<table>_s``)
+    its query and insertion took.
 
     Raises:
         OSError: if the folder cannot be written.
-        sqlite3.Error: if SQLite fails.
+        sqlite3.Error: if SQLite fails (e.g. a full disk).
     """
     handle, temporary = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".sqlite", dir=path.parent)
     os.close(handle)
+    figures: dict[str, float] = {}
     try:
         db = sqlite3.connect(temporary)
         try:
-            db.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;" + _SCHEMA)
-            counts = {
-                "labels": _insert(db, "labels", ("iri", "label"), _unique_labels(labels)),
-                "rules": _insert(db, "rules", RULE_COLUMNS, rules),
-                "citations": _insert(db, "citations", CITATION_COLUMNS, citations),
-                "alternatives": _insert(db, "alternatives", ALTERNATIVE_COLUMNS, alternatives),
-            }
-            db.executescript(_INDEXES)
+            db.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; CREATE TABLE meta (key TEXT);")
+            for table, (query, columns, by) in TABLES.items():
+                clock = time.process_time()
+                quoted = ", ".join(f'"{column}"' for column in columns)
+                db.execute(f"CREATE TABLE {table} ({quoted})")
+                figures[table] = _insert(db, table, columns, read(query))
+                db.execute(f'CREATE INDEX {table}_by_{by} ON {table} ("{by}")')
+                figures[f"{table}_s"] = round(time.process_time() - clock, 2)
             db.execute("INSERT INTO meta VALUES (?)", (key,))
             db.commit()
         finally:
@@ -105,16 +120,7 @@ def write_catalogue_file(
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-    return counts
-
-
-def _unique_labels(rows: Iterable[Row]) -> Iterable[Row]:
-    """Yield the label rows, each IRI once (``labels.rq`` groups by IRI already; a repeat keeps the first)."""
-    seen: set[object] = set()
-    for row in rows:
-        if row["iri"] not in seen:
-            seen.add(row["iri"])
-            yield row
+    return figures
 
 
 class CatalogueFile:
@@ -155,17 +161,17 @@ class CatalogueFile:
             return [dict(row) for row in self._connection().execute(statement, parameters)]
 
     def label(self, iri: str) -> str | None:
-        """Display label of ``iri`` (the ``labels.rq`` row), or None when it has none."""
+        """Display label of ``iri`` (its ``labels.rq`` row), or None when it has none."""
         rows = self._select("SELECT label FROM labels WHERE iri = ?", (iri,))
         return None if not rows else rows[0]["label"]  # type: ignore[return-value]
 
     def rules(self, iri: str) -> list[dict[str, object]]:
-        """Return the ``rules.rq`` rows of rule ``iri`` (none for an IRI that is not a rule)."""
-        return self._select("SELECT * FROM rules WHERE rule = ?", (iri,))
+        """Return the ``catalogue/rules.rq`` rows of rule ``iri`` (none for an IRI that is not a rule)."""
+        return self._select(_RULE_ROWS, (iri,))
 
     def citations(self, iri: str) -> list[dict[str, object]]:
-        """Return the ``citations.rq`` rows whose subject is ``iri``."""
-        return self._select("SELECT * FROM citations WHERE subject = ?", (iri,))
+        """Return the ``catalogue/citations.rq`` rows whose subject is ``iri``."""
+        return self._select(_CITATION_ROWS, (iri,))
 
     def alternatives(self, iri: str) -> list[dict[str, object]]:
         """Return the ``alternatives.rq`` rows of rule ``iri``."""

@@ -192,23 +192,16 @@ class KnowledgeBase:
             found = CatalogueFile.open(path, key)
         return found
 
-    def write_catalogue_file(self, path: Path, key: str) -> dict[str, int]:
-        """Read the per-IRI catalogue from the store whole (streamed) and write it to ``path``; return row counts.
+    def write_catalogue_file(self, path: Path, key: str) -> dict[str, float]:
+        """Read the per-IRI catalogue from the store whole (streamed) and write it to ``path``; return figures.
+
+        See :func:`medkg.catalogue_file.write_catalogue_file` (row counts and CPU seconds per table).
 
         Raises:
             OSError: if ``path``'s folder cannot be written.
+            sqlite3.Error: if SQLite fails.
         """
-        return write_catalogue_file(
-            path,
-            key,
-            labels=self._stream("catalogue/labels"),
-            rules=self._stream("catalogue-file/rules"),
-            citations=self._stream("catalogue-file/citations"),
-            alternatives=self._stream("catalogue/alternatives"),
-        )
-
-    def _stream(self, name: str) -> Iterator[dict[str, object]]:
-        return self.store.select_iter(self.query(name))
+        return write_catalogue_file(path, key, lambda name: self.store.select_iter(self.query(name)))
 
     @catalogued
     def labels(self) -> Mapping[str, str]:
