@@ -59,22 +59,3 @@ def test_a_cached_finding_is_not_reused_for_other_patient_values(kb: KnowledgeBa
         quoted = [line for line in finding.because if "CrCl" in line]
         assert all(f"{crcl:g} mL/min" in line for line in quoted), quoted
         assert not any(f"{other:g} mL/min" in line for line in quoted), quoted
-
-
-def test_pair_rule_candidates_are_the_rules_naming_two_of_the_patients_drugs_or_classes(kb: KnowledgeBase) -> None:
-    book = kb.rulebook
-    found = 0
-    for number, data in enumerate(_patients(kb)):
-        facts = compiled.facts_of(patient_graph(load_patient(data), kb, index=number))
-        matched = set(facts.drugs).union(*(book.types.get(d, ()) for d in facts.drugs))
-        expected = {
-            rule.iri
-            for rules in book.rules.values()
-            for rule in rules
-            if rule.kind == "PairRule"
-            and not matched.isdisjoint(rule.iris("objectDrug"))
-            and not matched.isdisjoint(rule.iris("precipitantDrug"))
-        }
-        assert {rule.iri for rule in compiled._memo(book).pair_rules(book, matched)} == expected, data.get("id")
-        found += len(expected)
-    assert found > 100  # the generated patients do take interacting drugs

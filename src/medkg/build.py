@@ -21,10 +21,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import os
 import shutil
 import sys
 import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,7 +36,7 @@ from .paths import cache_root, resource_root
 from .reasoner import as_triples, classify, reasoner_input
 from .sources import SourceSet, find_sources, load_sources
 
-__all__ = ["BuiltKnowledgeBase", "build", "ensure_built", "read_build"]
+__all__ = ["BuiltKnowledgeBase", "build", "compile_caches", "ensure_built", "read_build"]
 
 
 @dataclass(frozen=True)
@@ -126,7 +129,7 @@ def build(
         }
         (staging / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         say("compiling the rule book and the catalogue (default engine)")
-        _compile_caches(BuiltKnowledgeBase(staging, sources.sha256, __version__), root)
+        compile_caches(BuiltKnowledgeBase(staging, sources.sha256, __version__), root)
         _swap_into_place(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -136,12 +139,39 @@ def build(
     return read_build(target)
 
 
-def _compile_caches(built: BuiltKnowledgeBase, root: Path) -> None:
-    """Write the default engine's rule book and the catalogue next to the build (each atomically)."""
+def compile_caches(built: BuiltKnowledgeBase, root: Path | None = None) -> dict[str, float]:
+    """Write the default engine's rule book and the catalogue next to the build (each atomically).
+
+    For a large build (an on-disk store, e.g. from ``scripts/synth_kb.py``) the catalogue, with
+    its per-IRI catalogue file (``catalogue.sqlite``), and the rule book are each compiled in a
+    child process of their own, so that neither step's memory adds to the other's. Returns the
+    CPU seconds of each step (``catalogue``, ``rulebook``) and, for a large build, each child's
+    peak RSS in MB (``catalogue_peak_rss_mb``, ...). Caches that are current are kept.
+    """
+    if built.large:
+        spent: dict[str, float] = {}
+        context = multiprocessing.get_context("fork")  # no re-import of the caller's main module
+        for step in ("catalogue", "rulebook"):
+            with ProcessPoolExecutor(max_workers=1, mp_context=context) as child:
+                spent.update(child.submit(_compile_step, built, root, step).result())
+        return spent
+    return {step: _compile_step(built, root, step)[step] for step in ("catalogue", "rulebook")}
+
+
+def _compile_step(built: BuiltKnowledgeBase, root: Path | None, step: str) -> dict[str, float]:
+    """Compile the catalogue (``step="catalogue"``) or the rule book; return its CPU seconds and peak RSS (MB)."""
+    import resource
+
     from .knowledge_base import KnowledgeBase
 
     kb = KnowledgeBase(built, root)
-    _ = kb.rulebook, kb.labels
+    clock = time.process_time()
+    # the catalogue pickle with, for a large build, its catalogue file; or the rule book
+    _ = (kb.labels, kb.drug_names) if step == "catalogue" else kb.rulebook
+    return {
+        step: time.process_time() - clock,
+        f"{step}_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
 
 
 #: Staging (``.build-*``) and set-aside (``.old-*``) folders older than this are leftovers of killed builds.
@@ -178,8 +208,6 @@ def _swap_into_place(staging: Path, target: Path) -> None:
 
 def _remove_stale(cache: Path) -> None:
     """Delete ``.build-*`` and ``.old-*`` folders left by builds killed more than an hour ago (never read)."""
-    import time
-
     now = time.time()
     for folder in [*cache.glob(".build-*"), *cache.glob(".old-*")]:
         try:

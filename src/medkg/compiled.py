@@ -204,28 +204,6 @@ class _ClassificationMemo:
         self.met_by: dict[tuple[str, frozenset[object]], frozenset[str]] = {}
         self.closure: dict[tuple[frozenset[str], frozenset[str]], frozenset[str]] = {}
         self._enzymes: dict[tuple[str, str], frozenset[str]] = {}
-        self._pairs: dict[str, dict[str, list[Rule]]] = {}  # object drug or class -> precipitant -> pair rules
-
-    def pair_rules(self, book: Rulebook, matched: set[str]) -> list[Rule]:
-        """Return the pair rules whose object and precipitant are both among ``matched`` (drugs and their classes).
-
-        The rules naming an object are grouped by precipitant on first use, so a drug that is the
-        object of thousands of rules (a large knowledge base) costs a lookup per precipitant.
-        """
-        found: dict[int, Rule] = {}
-        for obj in matched:
-            by_precipitant = self._pairs.get(obj)
-            if by_precipitant is None:
-                grouped: dict[str, list[Rule]] = defaultdict(list)
-                for rule in book.index.get(("PairRule", "objectDrug"), {}).get(obj, ()):
-                    for precipitant in rule.iris("precipitantDrug"):
-                        grouped[precipitant].append(rule)
-                by_precipitant = self._pairs[obj] = dict(grouped)
-            if by_precipitant:
-                for precipitant in matched.intersection(by_precipitant):
-                    for rule in by_precipitant[precipitant]:
-                        found[id(rule)] = rule
-        return list(found.values())
 
     def enzymes(self, book: Rulebook, drug: str, role: str) -> frozenset[str]:
         """Return the IRIs ``drug`` has as values of ``role`` (e.g. the enzymes it inhibits strongly)."""
@@ -651,7 +629,7 @@ def _candidates(book: Rulebook, facts: PatientFacts) -> dict[str, list[Rule]]:
     by = book.rules_by
     return {
         "DrugRule": by("DrugRule", "appliesToDrug", matched),
-        "PairRule": _memo(book).pair_rules(book, matched),
+        "PairRule": book.pair_rules(matched),
         "DoseRangeRule": by("DoseRangeRule", "appliesToDrug", matched),
         "CountRule": by("CountRule", "countsMembersOf", matched),
         "DuplicateTherapyRule": by("DuplicateTherapyRule", "appliesToDrug", matched),

@@ -137,7 +137,7 @@ class CompiledEngine:
         evaluation = compiled.evaluate(kb.rulebook, patients)
         if not drug_classes:
             evaluation.drug_classes = {}
-        extra = [name for name in query_files("rules", kb.root) if name not in compiled.COMPILED_QUERIES]
+        extra = [name for name in kb.rule_queries if name not in compiled.COMPILED_QUERIES]
         extra += [name for name in NOT_ASSESSED_QUERIES if name not in compiled.COMPILED_QUERIES]
         if extra:
             with SparqlEngine().session(kb, _union(patients)) as (store, graph):

@@ -22,7 +22,6 @@ import pyoxigraph as ox
 
 from .knowledge_base import Citation, KnowledgeBase, citation_from_row
 from .patient_graph import PatientGraph
-from .queries import query_files
 from .report import SEVERITY_RANK, Finding, SourceRef
 from .store import QueryStore, Row
 
@@ -503,7 +502,7 @@ def query_rows(
     kb: KnowledgeBase, store: QueryStore, graph: ox.NamedNode, names: Iterable[str] | None = None
 ) -> dict[str, list[Row]]:
     """Run rule and not-assessed queries (default: all) once over the patients in ``graph``; rows per query name."""
-    chosen = list(names) if names is not None else [*query_files("rules", kb.root), *NOT_ASSESSED_QUERIES]
+    chosen = list(names) if names is not None else [*kb.rule_queries, *NOT_ASSESSED_QUERIES]
     return {name: store.select(kb.query(name), graph=graph) for name in chosen}
 
 

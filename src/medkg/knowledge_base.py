@@ -10,8 +10,9 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import sqlite3
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -22,6 +23,7 @@ import pyoxigraph as ox
 from . import __version__
 from .build import BuiltKnowledgeBase, ensure_built
 from .cache import write_atomically
+from .catalogue_file import CatalogueFile, write_catalogue_file
 from .names import normalise
 from .queries import query_files, query_text
 from .store import QueryStore
@@ -135,6 +137,11 @@ class KnowledgeBase:
 
         return load_rulebook(lambda: self.store, self.built.folder, self.built.sha256, self.root)
 
+    @cached_property
+    def rule_queries(self) -> list[str]:
+        """Names of the rule queries (``queries/rules/*.rq`` under this knowledge base's root), listed once."""
+        return query_files("rules", self.root)
+
     def query(self, name: str) -> str:
         """Text of ``queries/<name>.rq`` for this knowledge base's resource root."""
         return query_text(name, self.root)
@@ -163,16 +170,51 @@ class KnowledgeBase:
         write_atomically(path, computed)
         return computed
 
-    def _catalogue_key(self) -> str:
+    def _catalogue_key(self, *folders: str) -> str:
         digest = hashlib.sha256(f"{_CATALOGUE_FORMAT}\n{__version__}\n{self.built.sha256}\n".encode())
-        for name in query_files("catalogue", self.root):
-            digest.update(query_text(name, self.root).encode("utf-8"))
+        for folder in ("catalogue", *folders):
+            for name in query_files(folder, self.root):
+                digest.update(query_text(name, self.root).encode("utf-8"))
         return digest.hexdigest()
+
+    @cached_property
+    def catalogue_file(self) -> CatalogueFile | None:
+        """A large build's per-IRI catalogue (``catalogue.sqlite``), written on first use; None for a small build.
+
+        Also None when the file cannot be written (e.g. a read-only build folder): rules, labels
+        and citations are then read from the store one SPARQL query per IRI.
+        """
+        if not self.built.large:
+            return None
+        key = self._catalogue_key("catalogue-file")
+        path = self.built.folder / "catalogue.sqlite"
+        found = CatalogueFile.open(path, key)
+        if found is None:
+            try:
+                self.write_catalogue_file(path, key)
+            except (OSError, sqlite3.Error):  # e.g. a read-only build folder or a full disk
+                return None
+            found = CatalogueFile.open(path, key)
+        return found
+
+    def write_catalogue_file(self, path: Path, key: str) -> dict[str, float]:
+        """Read the per-IRI catalogue from the store whole (streamed) and write it to ``path``; return figures.
+
+        See :func:`medkg.catalogue_file.write_catalogue_file` (row counts and CPU seconds per table).
+
+        Raises:
+            OSError: if ``path``'s folder cannot be written.
+            sqlite3.Error: if SQLite fails.
+        """
+        return write_catalogue_file(path, key, lambda name: self.store.select_iter(self.query(name)))
 
     @catalogued
     def labels(self) -> Mapping[str, str]:
         """IRI -> display label (read on demand for a large build)."""
         if self.built.large:
+            file = self.catalogue_file
+            if file is not None:
+                return _OnDemand(lambda iri: _opt(file.label(iri)))
             return _OnDemand(
                 lambda iri: next((str(r["label"]) for r in self._rows("catalogue/labels", {"iri": iri})), None)
             )
@@ -186,36 +228,21 @@ class KnowledgeBase:
     def rules(self) -> Mapping[str, RuleInfo]:
         """Rule IRI -> :class:`RuleInfo` with citations and alternatives (read on demand for a large build)."""
         if self.built.large:
-            return _OnDemand(lambda iri: self._rule_infos({"rule": iri}, {"subject": iri}).get(iri))
-        return self._rule_infos(None, None)
-
-    def _rule_infos(self, rule: dict[str, str] | None, subject: dict[str, str] | None) -> dict[str, RuleInfo]:
-        """Rule infos of every rule, or of one (``rule``/``subject`` bind the queries' variables)."""
-        rules: dict[str, RuleInfo] = {}
-        for row in self._rows("catalogue/rules", rule):
-            iri = str(row["rule"])
-            rules[iri] = RuleInfo(
-                iri=iri,
-                rule_class=str(row["ruleClass"]),
-                label=str(row["label"]),
-                kind=str(row["kind"]),
-                severity=str(row["severity"]),
-                rank=int(row["rank"] or 0),  # type: ignore[call-overload]
-                summary=str(row["summary"] or ""),
-                recommendation=str(row["recommendation"] or ""),
-            )
-        for key, citations in (self.citations if subject is None else self._citations(subject)).items():
-            if key in rules:
-                rules[key].citations = citations
-        for row in self._rows("catalogue/alternatives", rule):
-            info = rules.get(str(row["rule"]))
-            if info is not None:
-                info.alternatives.append(
-                    Alternative(str(row["therapy"]), str(row["label"]), int(row["order"] or 99), _opt(row["note"]))  # type: ignore[call-overload]
+            file = self.catalogue_file
+            if file is not None:
+                return _OnDemand(
+                    lambda iri: _rule_infos(
+                        file.rules(iri), _grouped_citations(file.citations(iri)), file.alternatives(iri)
+                    ).get(iri)
                 )
-        for info in rules.values():
-            info.alternatives.sort(key=lambda alt: (alt.order, alt.label))
-        return rules
+            return _OnDemand(
+                lambda iri: _rule_infos(
+                    self._rows("catalogue/rules", {"rule": iri}),
+                    self._citations({"subject": iri}),
+                    self._rows("catalogue/alternatives", {"rule": iri}),
+                ).get(iri)
+            )
+        return _rule_infos(self._rows("catalogue/rules"), self.citations, self._rows("catalogue/alternatives"))
 
     @catalogued
     def supersedes(self) -> dict[str, set[str]]:
@@ -229,14 +256,14 @@ class KnowledgeBase:
     def citations(self) -> Mapping[str, list[Citation]]:
         """Subject IRI (rule, population, class) -> its citations, sorted by title (on demand for a large build)."""
         if self.built.large:
+            file = self.catalogue_file
+            if file is not None:
+                return _OnDemand(lambda iri: _grouped_citations(file.citations(iri)).get(iri))
             return _OnDemand(lambda iri: self._citations({"subject": iri}).get(iri))
         return self._citations(None)
 
     def _citations(self, subject: dict[str, str] | None) -> dict[str, list[Citation]]:
-        found: dict[str, list[Citation]] = defaultdict(list)
-        for row in self._rows("catalogue/citations", subject):
-            found[str(row["subject"])].append(citation_from_row(row))
-        return {key: sorted(set(value), key=lambda c: (c.title, c.locator or "")) for key, value in found.items()}
+        return _grouped_citations(self._rows("catalogue/citations", subject))
 
     @catalogued
     def drug_names(self) -> dict[str, str]:
@@ -299,6 +326,10 @@ class KnowledgeBase:
         }
 
 
+#: Values an on-demand mapping keeps before it starts afresh.
+_ON_DEMAND_KEPT = 100_000
+
+
 class _OnDemand(Mapping[str, V]):
     """A mapping whose values are read one key at a time (and kept) - for a large build's catalogue.
 
@@ -311,6 +342,8 @@ class _OnDemand(Mapping[str, V]):
 
     def __getitem__(self, key: str) -> V:
         if key not in self._seen:
+            if len(self._seen) >= _ON_DEMAND_KEPT:
+                self._seen.clear()  # a long-running server: keep memory bounded
             self._seen[key] = self._read(key)
         value = self._seen[key]
         if value is None:
@@ -328,12 +361,56 @@ class _OnDemand(Mapping[str, V]):
 _CATALOGUE = [
     name
     for name, value in vars(KnowledgeBase).items()
-    if isinstance(value, cached_property) and name not in ("store", "rulebook", "_saved_catalogue")
+    if isinstance(value, cached_property) and name not in ("store", "rulebook", "_saved_catalogue", "catalogue_file")
 ]
 
 
 #: Catalogue properties a large build reads per IRI (never listed whole: a million rules).
 _PER_IRI = frozenset({"labels", "rules", "citations"})
+
+
+def _rule_infos(
+    rule_rows: Iterable[Mapping[str, object]],
+    citations: Mapping[str, list[Citation]],
+    alternative_rows: Iterable[Mapping[str, object]],
+) -> dict[str, RuleInfo]:
+    """Rule IRI -> :class:`RuleInfo`, from rows of ``catalogue/rules.rq`` and ``catalogue/alternatives.rq``.
+
+    For a rule with several rows (a text given twice) the last row wins.
+    """
+    rules: dict[str, RuleInfo] = {}
+    for row in rule_rows:
+        iri = str(row["rule"])
+        rules[iri] = RuleInfo(
+            iri=iri,
+            rule_class=str(row["ruleClass"]),
+            label=str(row["label"]),
+            kind=str(row["kind"]),
+            severity=str(row["severity"]),
+            rank=int(row["rank"] or 0),  # type: ignore[call-overload]
+            summary=str(row["summary"] or ""),
+            recommendation=str(row["recommendation"] or ""),
+        )
+    for key, found in citations.items():
+        if key in rules:
+            rules[key].citations = found
+    for row in alternative_rows:
+        info = rules.get(str(row["rule"]))
+        if info is not None:
+            info.alternatives.append(
+                Alternative(str(row["therapy"]), str(row["label"]), int(row["order"] or 99), _opt(row["note"]))  # type: ignore[call-overload]
+            )
+    for info in rules.values():
+        info.alternatives.sort(key=lambda alt: (alt.order, alt.label))
+    return rules
+
+
+def _grouped_citations(rows: Iterable[Mapping[str, object]]) -> dict[str, list[Citation]]:
+    """Subject IRI -> its citations (rows of ``catalogue/citations.rq``), each once, sorted by title and locator."""
+    found: dict[str, list[Citation]] = defaultdict(list)
+    for row in rows:
+        found[str(row["subject"])].append(citation_from_row(row))
+    return {key: sorted(set(value), key=lambda c: (c.title, c.locator or "")) for key, value in found.items()}
 
 
 def citation_from_row(row: Mapping[str, object]) -> Citation:

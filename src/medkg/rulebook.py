@@ -13,11 +13,13 @@ the compile queries or medkg's version change.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import pickle
 import sys
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -58,7 +60,7 @@ _FLOATS = frozenset({_XSD + "double", _XSD + "float"})
 #: The datatype facets population definitions may use (queries/classify/patient-populations.rq reads the same).
 FACETS = tuple(_XSD + name for name in ("minInclusive", "minExclusive", "maxInclusive", "maxExclusive"))
 #: Bump when the pickled layout changes.
-_FORMAT = 7
+_FORMAT = 8
 
 
 class Number(NamedTuple):
@@ -223,6 +225,8 @@ class Rulebook:
     class_order: list[tuple[str, bool, tuple[str, ...]]] = field(default_factory=list)
     #: whether no definition depends (through others) on itself: one pass of class_order classifies.
     definitions_acyclic: bool = True
+    #: object value -> precipitant value -> pair rules (see :meth:`pair_rules`; built on first use, not pickled).
+    _pairs: dict[str, dict[str, list[Rule]]] | None = field(default=None, repr=False, compare=False)
 
     def prepare_part_checks(self, known_facets: Iterable[str]) -> None:
         """Arrange :attr:`restrictions` into :attr:`part_checks` (once; facets outside ``known_facets`` are ignored)."""
@@ -250,6 +254,31 @@ class Rulebook:
 
     def __post_init__(self) -> None:
         """Index every rule by each IRI parameter value (to find the rules a patient's drugs can fire)."""
+        self._index_rules()
+
+    def __getstate__(self) -> dict[str, object]:
+        """Pickle the rules as plain tuples and leave out the indexes (rebuilt on load).
+
+        A large book has a million frozen rules: pickling each through the dataclass's
+        ``__getstate__`` took 37 of the 148 CPU s of compiling it.
+        """
+        state = dict(self.__dict__)
+        state["rules"] = {
+            kind: [(r.iri, r._iris, r._numbers, r._flags) for r in rules] for kind, rules in self.rules.items()
+        }
+        state["index"], state["drug_keys"], state["_pairs"] = {}, {}, None
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        """Rebuild the frozen rules and the indexes from :meth:`__getstate__`'s state."""
+        empty: dict[str, list[object]] = {}
+        rows: dict[str, list[tuple[str, dict[str, tuple[str, ...]], dict[str, tuple[Number, ...]], frozenset[str]]]]
+        rows = state.pop("rules")  # type: ignore[assignment]
+        self.__dict__.update(state)
+        self.rules = {kind: [Rule(row[0], kind, empty, *row[1:]) for row in found] for kind, found in rows.items()}
+        self._index_rules()
+
+    def _index_rules(self) -> None:
         for kind, rules in self.rules.items():
             for rule in rules:
                 for name, values in rule._iris.items():
@@ -285,6 +314,45 @@ class Rulebook:
             return []
         return list({id(r): r for v in values for r in table.get(v, ())}.values())
 
+    def pair_rules(self, matched: Collection[str]) -> list[Rule]:
+        """Return the pair rules whose object and precipitant drug are both in ``matched``, each once.
+
+        The order is that of ``rules_by("PairRule", "objectDrug", matched)`` filtered to rules
+        with a precipitant in ``matched``: the same list, found through an index by object and
+        precipitant (built per object on first use) rather than by testing every rule whose object matches
+        (with a million pair rules, a ten-drug patient's drugs and classes are the object of
+        thousands of them).
+        """
+        if self._pairs is None:
+            self._pairs = {}
+        wanted = matched if isinstance(matched, (set, frozenset)) else set(matched)
+        found: dict[int, Rule] = {}
+        for value in matched:
+            by_precipitant = self._pairs_of(value)
+            if not by_precipitant:
+                continue
+            hits = [rule for precipitant in by_precipitant.keys() & wanted for rule in by_precipitant[precipitant]]
+            hits.sort(key=_book_order)  # a kind's rules are in IRI order, as the object index lists them
+            for rule in hits:
+                found.setdefault(id(rule), rule)
+        return list(found.values())
+
+    def _pairs_of(self, value: str) -> dict[str, list[Rule]]:
+        """Precipitant value -> the pair rules naming ``value`` as object and it as precipitant (in book order).
+
+        Grouped on first use per object value, from the object index: a process pays only for
+        the drugs and classes its patients take.
+        """
+        assert self._pairs is not None
+        found = self._pairs.get(value)
+        if found is None:
+            found = {}
+            for rule in self.index.get(("PairRule", "objectDrug"), {}).get(value, ()):
+                for precipitant in rule.iris("precipitantDrug"):
+                    found.setdefault(precipitant, []).append(rule)
+            self._pairs[value] = found
+        return found
+
     def is_a(self, thing: str, target: str) -> bool:
         """``thing = target || thing a target`` (the rule queries' drug-or-class match)."""
         return thing == target or target in self.types.get(thing, ())
@@ -292,6 +360,10 @@ class Rulebook:
     def at_or_below(self, cls: str, target: str) -> bool:
         """``cls rdfs:subClassOf* target``."""
         return cls == target or target in self.ancestors.get(cls, ())
+
+
+def _book_order(rule: Rule) -> str:
+    return rule.iri
 
 
 def _rows(
@@ -342,11 +414,26 @@ def compile_rulebook(store: QueryStore, root: Path | None = None) -> Rulebook:
     for row in _rows(store, root, "drug-values"):
         drug_values[(_text(row["drug"]), _text(row["property"]))].append(_term(row["value"]))
     by_iri: dict[tuple[str, str], Rule] = {}
+    # a million rules give millions of rows naming a few kinds, properties and drugs: each of
+    # those is converted once, and a rule's object is made on its first row only
+    local: dict[str, str] = {}
+    values: dict[object, object] = {}
     for row in _rows(store, root, "rule-parameters"):
-        iri, kind = _text(row["rule"]), _local(_text(row["kind"]))
-        rule = by_iri.setdefault((iri, kind), Rule(iri, kind))
-        if row["property"] is not None:
-            rule.params.setdefault(_local(_text(row["property"])), []).append(_parameter(row["value"]))
+        kind_iri = row["kind"].value  # type: ignore[union-attr]
+        key = (_text(row["rule"]), local.get(kind_iri) or local.setdefault(kind_iri, _local(sys.intern(kind_iri))))
+        rule = by_iri.get(key)
+        if rule is None:
+            rule = by_iri[key] = Rule(*key)
+        prop, value = row["property"], row["value"]
+        if prop is not None:
+            name = local.get(prop.value) or local.setdefault(prop.value, _local(sys.intern(prop.value)))
+            if isinstance(value, ox.NamedNode):
+                found = values.get(value.value)
+                if found is None:
+                    found = values[value.value] = _parameter(value)
+            else:
+                found = _parameter(value)
+            rule.params.setdefault(name, []).append(found)
     rules: dict[str, list[Rule]] = defaultdict(list)
     shared: dict[object, object] = {}
     for key in sorted(by_iri):
@@ -364,6 +451,22 @@ def compile_rulebook(store: QueryStore, root: Path | None = None) -> Rulebook:
         drug_values=dict(drug_values),
         rules=dict(rules),
     )
+
+
+@contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a book is made or unpickled.
+
+    A large book is millions of small objects, none of them garbage; each full collection
+    triggered while they are created walks all of them again.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _key(root: Path | None, build_sha: str) -> str:
@@ -385,13 +488,14 @@ def load_rulebook(
     key = _key(root, build_sha)
     path = folder / "rulebook.pickle"
     try:
-        with path.open("rb") as handle:
+        with path.open("rb") as handle, _no_cyclic_gc():
             book = pickle.load(handle)  # our own cache file, written below
         if isinstance(book, Rulebook) and book.key == key:
             return book
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError):
         pass
-    book = compile_rulebook(store() if callable(store) else store, root)
+    with _no_cyclic_gc():
+        book = compile_rulebook(store() if callable(store) else store, root)
     book.prepare_part_checks(FACETS)
     book.key = key
     write_atomically(path, book)  # a read-only build folder: compiled per process

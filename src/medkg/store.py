@@ -91,13 +91,21 @@ class QueryStore:
         names = [variable.value for variable in results.variables]
         return [{name: python_value(solution[name]) for name in names} for solution in results]
 
+    def select_iter(self, query: str) -> Iterator[Row]:
+        """Run a SELECT over the knowledge base; yield rows of Python values one by one (a large read, streamed)."""
+        results = self._store.query(query)
+        assert isinstance(results, ox.QuerySolutions)
+        names = [variable.value for variable in results.variables]
+        for solution in results:
+            yield dict(zip(names, map(python_value, solution), strict=True))
+
     def select_terms(self, query: str) -> Iterator[dict[str, ox.NamedNode | ox.BlankNode | ox.Literal | None]]:
         """Run a SELECT over the knowledge base; yield rows of RDF terms one by one (for compiling rules)."""
         results = self._store.query(query)
         assert isinstance(results, ox.QuerySolutions)
         names = [variable.value for variable in results.variables]
         for solution in results:
-            yield {name: solution[name] for name in names}
+            yield dict(zip(names, solution, strict=True))
 
     def construct(self, query: str, *, graph: ox.NamedNode | None = None) -> list[ox.Triple]:
         """Run a CONSTRUCT over the knowledge base (plus ``graph``) and return its triples."""
