@@ -319,16 +319,17 @@ class Rulebook:
 
         The order is that of ``rules_by("PairRule", "objectDrug", matched)`` filtered to rules
         with a precipitant in ``matched``: the same list, found through an index by object and
-        precipitant (built per object on first use) rather than by testing every rule whose object matches
+        precipitant (built on first use) rather than by testing every rule whose object matches
         (with a million pair rules, a ten-drug patient's drugs and classes are the object of
         thousands of them).
         """
-        if self._pairs is None:
-            self._pairs = {}
+        pairs = self._pairs
+        if pairs is None:
+            pairs = self._pairs = self._pair_index()
         wanted = matched if isinstance(matched, (set, frozenset)) else set(matched)
         found: dict[int, Rule] = {}
         for value in matched:
-            by_precipitant = self._pairs_of(value)
+            by_precipitant = pairs.get(value)
             if not by_precipitant:
                 continue
             hits = [rule for precipitant in by_precipitant.keys() & wanted for rule in by_precipitant[precipitant]]
@@ -337,21 +338,15 @@ class Rulebook:
                 found.setdefault(id(rule), rule)
         return list(found.values())
 
-    def _pairs_of(self, value: str) -> dict[str, list[Rule]]:
-        """Precipitant value -> the pair rules naming ``value`` as object and it as precipitant (in book order).
-
-        Grouped on first use per object value, from the object index: a process pays only for
-        the drugs and classes its patients take.
-        """
-        assert self._pairs is not None
-        found = self._pairs.get(value)
-        if found is None:
-            found = {}
-            for rule in self.index.get(("PairRule", "objectDrug"), {}).get(value, ()):
+    def _pair_index(self) -> dict[str, dict[str, list[Rule]]]:
+        """Object value -> precipitant value -> the pair rules naming both (in book order)."""
+        pairs: dict[str, dict[str, list[Rule]]] = {}
+        for rule in self.rules.get("PairRule", ()):
+            for value in rule.iris("objectDrug"):
+                by_precipitant = pairs.setdefault(value, {})
                 for precipitant in rule.iris("precipitantDrug"):
-                    found.setdefault(precipitant, []).append(rule)
-            self._pairs[value] = found
-        return found
+                    by_precipitant.setdefault(precipitant, []).append(rule)
+        return pairs
 
     def is_a(self, thing: str, target: str) -> bool:
         """``thing = target || thing a target`` (the rule queries' drug-or-class match)."""
