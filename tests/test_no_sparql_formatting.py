@@ -29,6 +29,9 @@ _SPARQL = re.compile(
     r"|(?i:\bvalues\s*(?:\?|\$|\())"
 )
 
+#: An SQL statement's opening: its table name comes from a module constant, and SPARQL has no such form.
+_SQL = re.compile(r"\s*(?:INSERT\s+INTO|DELETE\s+FROM)\b")
+
 
 def _literal_text(node: ast.AST) -> str | None:
     """The literal text of a string constant or f-string (formatted parts left out), else None."""
@@ -45,7 +48,8 @@ def sparql_formatting(source: str, filename: str = "<string>") -> list[tuple[int
     """Return ``(line, how)`` for every f-string, ``%`` or ``.format(`` whose text contains SPARQL.
 
     ``how`` is ``"f-string"``, ``"%-formatting"`` or ``".format()"``. Plain string constants are
-    not flagged: a fixed query is fine; formatting values into one is not.
+    not flagged: a fixed query is fine; formatting values into one is not. Nor is an SQL
+    statement opening with ``INSERT INTO`` or ``DELETE FROM`` (SQLite cannot bind a table name).
 
     Raises:
         SyntaxError: if ``source`` is not valid Python.
@@ -63,7 +67,7 @@ def sparql_formatting(source: str, filename: str = "<string>") -> list[tuple[int
             and node.func.attr in {"format", "format_map"}
         ):
             how, text = ".format()", _literal_text(node.func.value)
-        if how and text and _SPARQL.search(text):
+        if how and text and _SPARQL.search(text) and not _SQL.match(text):
             found.append((getattr(node, "lineno", 0), how))
     return sorted(set(found))
 
@@ -89,6 +93,8 @@ def test_no_sparql_is_built_by_string_formatting(path: Path) -> None:
         ('q = "?s ?p ?o . FILTER(?o = {x})".format(x=value)', [(1, ".format()")]),
         ('q = "VALUES ?drug {{ {} }}".format(terms)', [(1, ".format()")]),
         ('q = "INSERT DATA { %(triple)s }" % {"triple": t}', [(1, "%-formatting")]),
+        ('q = f"INSERT {{ <{s}> a ?c }} WHERE {{ ?x a ?c }}"', [(1, "f-string")]),
+        ('q = f"DELETE {{ <{s}> ?p ?o }} WHERE {{ <{s}> ?p ?o }}"', [(1, "f-string")]),
         ('q = "CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH <{g}> {{ ?s ?p ?o }} }}".format_map(m)', [(1, ".format()")]),
         ('x = 1\nq = f"""\nPREFIX x: <{ns}>\nSELECT * WHERE {{ ?s ?p ?o }}"""', [(2, "f-string")]),
     ],
@@ -106,6 +112,8 @@ def test_the_checker_finds_planted_sparql_formatting(source: str, expected: list
         'message = "%d values filtered" % count',
         'text = "{} asked for {}".format(who, what)',
         'label = f"{kind} task"',
+        'statement = f"INSERT INTO {table} VALUES ({marks})"',  # SQL: a table name from a constant
+        'statement = f"DELETE FROM {table}"',
     ],
 )
 def test_the_checker_ignores_fixed_queries_and_prose(source: str) -> None:
