@@ -86,14 +86,13 @@ class QueryStore:
 
         ``bindings`` substitutes variables with terms (never string formatting).
         """
-        results = self._store.query(query, default_graph=self._graphs(graph), substitutions=self._subs(bindings))
-        assert isinstance(results, ox.QuerySolutions)
-        names = [variable.value for variable in results.variables]
-        return [{name: python_value(solution[name]) for name in names} for solution in results]
+        return list(self.select_iter(query, graph=graph, bindings=bindings))
 
-    def select_iter(self, query: str) -> Iterator[Row]:
-        """Run a SELECT over the knowledge base; yield rows of Python values one by one (a large read, streamed)."""
-        results = self._store.query(query)
+    def select_iter(
+        self, query: str, *, graph: ox.NamedNode | None = None, bindings: Mapping[str, ox.NamedNode] | None = None
+    ) -> Iterator[Row]:
+        """As :meth:`select`, yielding the rows one by one (a large read, streamed)."""
+        results = self._store.query(query, default_graph=self._graphs(graph), substitutions=self._subs(bindings))
         assert isinstance(results, ox.QuerySolutions)
         names = [variable.value for variable in results.variables]
         for solution in results:
