@@ -11,7 +11,6 @@ the rows are identical to the SPARQL engine's.
 
 from __future__ import annotations
 
-import weakref
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -184,8 +183,9 @@ class _ClassificationMemo:
     the patient graph describes by its types, such as a condition node, counts by those types
     unless some definition names it), kept per (property, values). The classes a patient
     belongs to are then a function of its asserted types and the parts met, kept per such
-    pair. Both are exact: ``tests/test_compiled_engine.py`` compares them with
-    :func:`_classify_directly` on generated patients.
+    pair. Both are exact: ``tests/test_memo_caches.py`` compares them with
+    :func:`_classify_directly` on the golden cases and on generated patients. The memo lives on
+    the rule book (:attr:`Rulebook.memo`), as long as it does.
     """
 
     #: entries kept before a memo is emptied (bounds a long-running server's memory)
@@ -269,16 +269,10 @@ def _closure(book: Rulebook, types: set[str], met: Callable[[str], bool]) -> set
     raise RuntimeError("patient classification did not reach a fixpoint")
 
 
-#: id of a rule book -> (the book, weakly; its memo). A Rulebook is a dataclass, not hashable.
-_MEMOS: dict[int, tuple[weakref.ref[Rulebook], _ClassificationMemo]] = {}
-
-
 def _memo(book: Rulebook) -> _ClassificationMemo:
-    entry = _MEMOS.get(id(book))
-    if entry is None or entry[0]() is not book:
-        entry = _MEMOS[id(book)] = (weakref.ref(book), _ClassificationMemo(book))
-        weakref.finalize(book, _MEMOS.pop, id(book), None)
-    return entry[1]
+    if not isinstance(book.memo, _ClassificationMemo):
+        book.memo = _ClassificationMemo(book)
+    return book.memo
 
 
 def classify(book: Rulebook, facts: PatientFacts) -> set[str]:

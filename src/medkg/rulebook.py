@@ -227,6 +227,8 @@ class Rulebook:
     definitions_acyclic: bool = True
     #: object value -> precipitant value -> pair rules (see :meth:`pair_rules`; built on first use, not pickled).
     _pairs: dict[str, dict[str, list[Rule]]] | None = field(default=None, repr=False, compare=False)
+    #: what the compiled engine learnt from earlier patients (``medkg.compiled``'s memo; made on first use, not pickled).
+    memo: object = field(default=None, repr=False, compare=False)
 
     def prepare_part_checks(self, known_facets: Iterable[str]) -> None:
         """Arrange :attr:`restrictions` into :attr:`part_checks` (once; facets outside ``known_facets`` are ignored)."""
@@ -266,7 +268,7 @@ class Rulebook:
         state["rules"] = {
             kind: [(r.iri, r._iris, r._numbers, r._flags) for r in rules] for kind, rules in self.rules.items()
         }
-        state["index"], state["drug_keys"], state["_pairs"] = {}, {}, None
+        state["index"], state["drug_keys"], state["_pairs"], state["memo"] = {}, {}, None, None
         return state
 
     def __setstate__(self, state: dict[str, object]) -> None:
