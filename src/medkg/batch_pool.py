@@ -14,6 +14,7 @@ base and share it; elsewhere each worker loads it once (:func:`_start_worker`).
 from __future__ import annotations
 
 import gc
+import json
 import multiprocessing
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator
@@ -21,8 +22,9 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
+from typing import Any
 
-from .batch import RawInput, check_batch_records, read_input
+from .batch import BatchRecord, RawInput, check_batch_records, read_input
 from .knowledge_base import KnowledgeBase, default_knowledge_base
 
 __all__ = ["CheckedLine", "checked_lines"]
@@ -36,6 +38,19 @@ class CheckedLine:
     severities: dict[str, int]
     line: str
 
+    @classmethod
+    def of_record(cls, record: BatchRecord) -> CheckedLine:
+        """Return the line of a record checked here or by a worker (report as a model)."""
+        found = record.report.findings if record.report else []
+        return cls(record.exit_code, dict(Counter(f.severity for f in found)), record.to_json())
+
+    @classmethod
+    def of_dict(cls, record: dict[str, Any]) -> CheckedLine:
+        """Return the line of a record as a dict (:func:`medkg.batch.check_batch`, a Dask worker's records)."""
+        found = record.get("report", {}).get("findings", [])
+        line = json.dumps(record, ensure_ascii=False, separators=(",", ":"))  # as BatchRecord.to_json writes it
+        return cls(record["exit_code"], dict(Counter(f["severity"] for f in found)), line)
+
 
 #: The knowledge base a worker checks with: the parent's, inherited on fork, or loaded by :func:`_start_worker`.
 _KB: list[KnowledgeBase] = []
@@ -45,11 +60,7 @@ def _check_chunk(raws: list[RawInput], engine: str, chunk_size: int) -> list[Che
     kb = _KB[0]
     items = [item for item in (read_input(raw, kb.knows_drug) for raw in raws) if item is not None]
     return [
-        CheckedLine(
-            record.exit_code,
-            dict(Counter(f.severity for f in record.report.findings)) if record.report else {},
-            record.to_json(),
-        )
+        CheckedLine.of_record(record)
         for record in check_batch_records(items, engine=engine, kb=kb, chunk_size=chunk_size)
     ]
 

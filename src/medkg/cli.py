@@ -344,7 +344,6 @@ def _run_batch(
     ``store``: ``embedded`` or the URL of a SPARQL endpoint holding the knowledge base.
     ``jobs``: worker processes on this machine (:mod:`medkg.batch_pool`).
     """
-    import json
     import time
     from collections import Counter
     from contextlib import ExitStack
@@ -377,14 +376,7 @@ def _run_batch(
 
             client = stack.enter_context(dask_client(dask_scheduler))
             items = (item for raw in raws if (item := read_input(raw, kb.knows_drug)) is not None)
-            lines = (
-                CheckedLine(
-                    record["exit_code"],
-                    dict(Counter(f["severity"] for f in record.get("report", {}).get("findings", []))),
-                    json.dumps(record, ensure_ascii=False, separators=(",", ":")),
-                )
-                for record in check_batch_distributed(items, client, engine=engine, kb=kb)
-            )
+            lines = map(CheckedLine.of_dict, check_batch_distributed(items, client, engine=engine, kb=kb))
         else:
             lines = checked_lines(raws, jobs=jobs, engine=engine, kb=kb)
         show = sys.stderr.isatty()
