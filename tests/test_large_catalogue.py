@@ -11,13 +11,14 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyoxigraph
 import pytest
 
 from medkg.build import read_build
-from medkg.catalogue_file import CatalogueFile
+from medkg.catalogue_file import GROUPS, TABLES, CatalogueFile, write_catalogue_file
 from medkg.knowledge_base import KnowledgeBase
 
 
@@ -114,6 +115,38 @@ def test_a_damaged_catalogue_file_is_rewritten(large: KnowledgeBase, tmp_path: P
     rule = next(iter(_rule_iris(large.built.folder / "catalogue.sqlite")))
     assert again.rules[rule] == large.rules[rule]
     assert _key(folder / "catalogue.sqlite") == _key(large.built.folder / "catalogue.sqlite")
+
+
+def test_two_writer_processes_write_the_same_file_as_one(large: KnowledgeBase, tmp_path: Path) -> None:
+    """``jobs=2`` (compile_caches) reads the second group of tables in a forked child: same rows."""
+    key = "two writers"
+    one, two = tmp_path / "one.sqlite", tmp_path / "two.sqlite"
+
+    def rows(figures: dict[str, float]) -> dict[str, float]:
+        return {name: count for name, count in figures.items() if not name.endswith("_s")}
+
+    figures = large.write_catalogue_file(one, key, jobs=1)
+    assert rows(large.write_catalogue_file(two, key, jobs=2)) == rows(figures)
+    assert figures["rules"] > 500 and figures["plain_labels"] > 1000
+    with sqlite3.connect(one) as a, sqlite3.connect(two) as b:
+        for table in TABLES:
+            listed = f"SELECT * FROM {table} ORDER BY 1, 2"
+            assert a.execute(listed).fetchall() == b.execute(listed).fetchall(), table
+    assert CatalogueFile.open(two, key) is not None
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["one.sqlite", "two.sqlite"]  # no part file left
+
+
+def test_a_failing_writer_process_fails_the_write(large: KnowledgeBase, tmp_path: Path) -> None:
+    """An error in the forked writer is raised in the parent, and no file (nor part of one) is left."""
+
+    def read(name: str) -> Iterator[dict[str, object]]:
+        if name == TABLES[GROUPS[1][0]][0]:
+            raise RuntimeError("store went away")
+        return iter(large.store.select(large.query(name)))
+
+    with pytest.raises(sqlite3.OperationalError, match="store went away"):
+        write_catalogue_file(tmp_path / "catalogue.sqlite", "k", read, jobs=2)
+    assert list(tmp_path.iterdir()) == []
 
 
 def _key(path: Path) -> str:

@@ -184,6 +184,16 @@ class KnowledgeBase:
         Also None when the file cannot be written (e.g. a read-only build folder): rules, labels
         and citations are then read from the store one SPARQL query per IRI.
         """
+        return self.open_catalogue_file(jobs=1)
+
+    def open_catalogue_file(self, jobs: int = 1) -> CatalogueFile | None:
+        """Return a large build's catalogue file, writing it first (with ``jobs`` processes) when missing or stale.
+
+        ``jobs`` > 1 forks a writer process (:func:`medkg.catalogue_file.write_catalogue_file`):
+        use it only where no other threads run, as :func:`medkg.build.compile_caches` does. None
+        for a small build, or when the file cannot be written. The result is also what
+        :attr:`catalogue_file` gives from then on.
+        """
         if not self.built.large:
             return None
         key = self._catalogue_key("catalogue-file")
@@ -191,22 +201,30 @@ class KnowledgeBase:
         found = CatalogueFile.open(path, key)
         if found is None:
             try:
-                self.write_catalogue_file(path, key)
+                self.write_catalogue_file(path, key, jobs=jobs)
             except (OSError, sqlite3.Error):  # e.g. a read-only build folder or a full disk
                 return None
             found = CatalogueFile.open(path, key)
+        self.__dict__["catalogue_file"] = found
         return found
 
-    def write_catalogue_file(self, path: Path, key: str) -> dict[str, float]:
+    def write_catalogue_file(self, path: Path, key: str, *, jobs: int = 1) -> dict[str, float]:
         """Read the per-IRI catalogue from the store whole (streamed) and write it to ``path``; return figures.
 
-        See :func:`medkg.catalogue_file.write_catalogue_file` (row counts and CPU seconds per table).
+        See :func:`medkg.catalogue_file.write_catalogue_file` (row counts and CPU seconds per
+        table). Each query opens the store afresh, read-only, so that a forked writer (``jobs`` >
+        1) never shares the parent's open store.
 
         Raises:
             OSError: if ``path``'s folder cannot be written.
             sqlite3.Error: if SQLite fails.
         """
-        return write_catalogue_file(path, key, lambda name: self.store.select_iter(self.query(name)))
+        folder = self.built.store_folder
+
+        def read(name: str) -> Iterator[dict[str, object]]:
+            return QueryStore.open_read_only(folder).select_iter(self.query(name))
+
+        return write_catalogue_file(path, key, read, jobs=jobs)
 
     @catalogued
     def labels(self) -> Mapping[str, str]:
