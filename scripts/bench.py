@@ -1,7 +1,7 @@
 """Benchmark medkg's engines side by side on the same knowledge base and patients.
 
-Builds its inputs (generated patients from the knowledge base's own drugs, fixed seed, 2-8
-drugs each), then measures in one run:
+Builds its inputs (generated patients from the knowledge base's own drugs, fixed seed, 2-10
+drugs each, as the issue's batch target states), then measures in one run:
 
 * ``default`` (compiled rule book): warm per-patient latency p50/p95, batch throughput in
   process (``check_many``) and end to end (``medkg check --batch`` on an NDJSON file, full JSON
@@ -152,7 +152,9 @@ def main() -> None:
     kb = default_knowledge_base()
     figures["knowledge_base"] = {"sha256": kb.sha256, "rules": sum(map(len, kb.rulebook.rules.values()))}
     count = max(sizes["single"], sizes["batch"], sizes["e2e"])
-    patients = [load_patient(d) for d in generate_patient_dicts(count, seed=args.seed, kb=kb)]
+    patients = [
+        load_patient(d) for d in generate_patient_dicts(count, seed=args.seed, kb=kb, min_drugs=2, max_drugs=10)
+    ]
     check(patients[0], kb=kb)
 
     say(f"default engine: {sizes['single']} single checks, a batch of {sizes['batch']}")

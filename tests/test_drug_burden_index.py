@@ -18,7 +18,6 @@ from rdflib.namespace import RDF
 
 from medkg import check, check_many, load_patient
 from medkg.compiled import _dose_ratio, _hundredths
-from medkg.findings import _reference_citations
 from medkg.knowledge_base import KnowledgeBase
 from medkg.paths import resource_root
 from medkg.report import Finding
@@ -104,7 +103,7 @@ def test_each_minimum_dose_is_cited_and_counted(row: dict[str, str], kb: Knowled
     assert DBI_CLASS in kb.rulebook.types.get(iri, ()), f"{row['drug']} is not counted by the index"
     dose = Decimal(row["dose_mg_per_day"])
     assert dose > 0
-    citations = _reference_citations(kb)[(iri, float(dose))]
+    citations = kb.reference_dose_citations[(iri, float(dose))]
     assert citations and all(c.title and c.locator for c in citations)
     assert row["uncertain"] in {"", "true"}
     assert row["uncertain"] != "true" or row["note"], "an uncertain dose says why"

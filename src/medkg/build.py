@@ -142,29 +142,36 @@ def build(
 def compile_caches(built: BuiltKnowledgeBase, root: Path | None = None) -> dict[str, float]:
     """Write the default engine's rule book and the catalogue next to the build (each atomically).
 
-    For a large build (an on-disk store, e.g. from ``scripts/synth_kb.py``) the catalogue, with
-    its per-IRI catalogue file (``catalogue.sqlite``), and the rule book are each compiled in a
-    child process of their own, one after the other, so that neither step's memory adds to the
-    other's; the catalogue file's two groups of tables are read at the same time by two
-    processes when the machine has two or more CPUs
-    (:data:`medkg.catalogue_file.GROUPS`). Forks: call it where no other threads run. Returns,
-    per step (``catalogue``, ``rulebook``), its CPU seconds (its children's included) and, for a
-    large build, its wall seconds (``<step>_wall_s``), the peak RSS in MB of its largest process
-    (``<step>_peak_rss_mb``) and the sum of its processes' peaks (``<step>_peaks_sum_mb``, an
-    upper bound of what it held at once). Caches that are current are kept.
+    For a large build (an on-disk store, e.g. from ``scripts/synth_kb.py``) each step runs in a
+    child process of its own: first the per-IRI catalogue file (``catalogue.sqlite``, step
+    ``catalogue_file``) and the catalogue pickle (``catalogue``) side by side, the file's two
+    groups of tables read by two processes (:data:`medkg.catalogue_file.GROUPS`), when the
+    machine has two or more CPUs; then the rule book (``rulebook``) alone, the step that holds
+    the most memory. Forks: call it where no other threads run. Returns, per step, its CPU
+    seconds (its children's included) and, for a large build, its wall seconds
+    (``<step>_wall_s``), the peak RSS in MB of its largest process (``<step>_peak_rss_mb``) and
+    the sum of its processes' peaks (``<step>_peaks_sum_mb``). Caches that are current are kept.
     """
-    if built.large:
-        spent: dict[str, float] = {}
-        context = multiprocessing.get_context("fork")  # no re-import of the caller's main module
-        for step in ("catalogue", "rulebook"):
-            with ProcessPoolExecutor(max_workers=1, mp_context=context) as child:
-                spent.update(child.submit(_compile_step, built, root, step, os.cpu_count() or 1).result())
-        return spent
-    return {step: _compile_step(built, root, step)[step] for step in ("catalogue", "rulebook")}
+    if not built.large:
+        return {step: _compile_step(built, root, step)[step] for step in ("catalogue", "rulebook")}
+    spent: dict[str, float] = {}
+    context = multiprocessing.get_context("fork")  # no re-import of the caller's main module
+    jobs = os.cpu_count() or 1
+    for steps in (("catalogue_file", "catalogue"), ("rulebook",)):
+        with ProcessPoolExecutor(max_workers=min(jobs, len(steps)), mp_context=context) as children:
+            running = [children.submit(_compile_step, built, root, step, jobs) for step in steps]
+            for step in running:
+                spent.update(step.result())
+    return spent
 
 
 def _compile_step(built: BuiltKnowledgeBase, root: Path | None, step: str, jobs: int = 1) -> dict[str, float]:
-    """Compile the catalogue (``step="catalogue"``) or the rule book; return its figures (see :func:`compile_caches`)."""
+    """Compile one cache of the build; return its figures (see :func:`compile_caches`).
+
+    ``step`` is ``catalogue_file`` (a large build's ``catalogue.sqlite``, written by ``jobs``
+    processes), ``catalogue`` (the catalogue pickle; for a small build its whole catalogue) or
+    ``rulebook``.
+    """
     import resource
 
     from .knowledge_base import KnowledgeBase
@@ -175,9 +182,10 @@ def _compile_step(built: BuiltKnowledgeBase, root: Path | None, step: str, jobs:
 
     kb = KnowledgeBase(built, root)
     clock, wall = cpu(), time.perf_counter()
-    if step == "catalogue":
-        kb.open_catalogue_file(jobs)  # a large build's catalogue file first, its table groups in parallel
-        _ = (kb.labels, kb.drug_names)  # the catalogue pickle
+    if step == "catalogue_file":
+        kb.open_catalogue_file(jobs)
+    elif step == "catalogue":
+        _ = kb._saved_catalogue if built.large else (kb.labels, kb.drug_names)  # no per-IRI property
     else:
         _ = kb.rulebook
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -11,6 +11,7 @@ the rows are identical to the SPARQL engine's.
 
 from __future__ import annotations
 
+import operator
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -35,13 +36,8 @@ _INDICATION = MEDKG + "indication"
 _INPUT_NAME = MEDKG + "inputName"
 _ALLERGIC = MEDKG + "allergicTo"
 _PATIENT = MEDKG + "Patient"
-_XSD = "http://www.w3.org/2001/XMLSchema#"
-_FACETS = {
-    _XSD + "minInclusive": lambda value, limit: value >= limit,
-    _XSD + "minExclusive": lambda value, limit: value > limit,
-    _XSD + "maxInclusive": lambda value, limit: value <= limit,
-    _XSD + "maxExclusive": lambda value, limit: value < limit,
-}
+#: Facet IRI -> its test of (value, limit), in the order of :data:`medkg.rulebook.FACETS`.
+_FACETS = dict(zip(FACETS, (operator.ge, operator.gt, operator.le, operator.lt), strict=True))
 #: A classification that keeps adding types after this many rounds is a loop (as in engines.py).
 _MAX_ROUNDS = 20
 

@@ -20,7 +20,7 @@ from functools import lru_cache
 
 import pyoxigraph as ox
 
-from .knowledge_base import Citation, KnowledgeBase, citation_from_row
+from .knowledge_base import Citation, KnowledgeBase
 from .patient_graph import PatientGraph
 from .report import SEVERITY_RANK, Finding, SourceRef
 from .store import QueryStore, Row
@@ -283,21 +283,7 @@ def _because(rows: list[Row], explain: _Explainer | _Recorder) -> list[str]:
     return list(dict.fromkeys(drugs + counts + doses + indications + populations))
 
 
-#: Knowledge base -> (drug IRI, reference dose) -> citations of that fact (read once per knowledge base).
-_REFERENCE_CITATIONS: weakref.WeakKeyDictionary[KnowledgeBase, dict[tuple[str, float], list[Citation]]] = (
-    weakref.WeakKeyDictionary()
-)
 _HUNDREDTHS = Decimal("0.01")
-
-
-def _reference_citations(kb: KnowledgeBase) -> dict[tuple[str, float], list[Citation]]:
-    """Citations of the drug facts dose burden rules divide by, keyed by (drug IRI, value in mg/day)."""
-    if kb not in _REFERENCE_CITATIONS:
-        found: dict[tuple[str, float], list[Citation]] = defaultdict(list)
-        for row in kb.store.select(kb.query("report/reference-dose-citations")):
-            found[(str(row["drug"]), float(row["value"]))].append(citation_from_row(row))
-        _REFERENCE_CITATIONS[kb] = dict(found)
-    return _REFERENCE_CITATIONS[kb]
 
 
 def _hundredths(value: Decimal) -> str:
@@ -312,7 +298,7 @@ def _dose_burden_because(
     Returns the ``because`` lines and the citations of the deltas used (for the finding's sources).
     """
     label = kb.label
-    references = _reference_citations(kb)
+    references = kb.reference_dose_citations
     by_drug: dict[str, Row] = {}
     for row in sorted(rows, key=lambda r: sorted((k, str(v)) for k, v in r.items() if v is not None)):
         by_drug.setdefault(str(row["drug"]), row)

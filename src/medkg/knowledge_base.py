@@ -280,6 +280,19 @@ class KnowledgeBase:
             return _OnDemand(lambda iri: self._citations({"subject": iri}).get(iri))
         return self._citations(None)
 
+    @catalogued
+    def reference_dose_citations(self) -> dict[tuple[str, float], list[Citation]]:
+        """(drug IRI, reference dose in mg/day) -> citations of that drug fact.
+
+        The facts dose burden rules divide by (``medkg:referenceDoseProperty``, e.g. a minimum
+        recommended daily dose), so that a finding cites each drug's term
+        (``queries/catalogue/reference-dose-citations.rq``).
+        """
+        found: dict[tuple[str, float], list[Citation]] = defaultdict(list)
+        for row in self._rows("catalogue/reference-dose-citations"):
+            found[(str(row["drug"]), float(str(row["value"])))].append(citation_from_row(row))
+        return dict(found)
+
     def _citations(self, subject: dict[str, str] | None) -> dict[str, list[Citation]]:
         return _grouped_citations(self._rows("catalogue/citations", subject))
 
