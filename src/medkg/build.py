@@ -185,7 +185,7 @@ def _compile_step(built: BuiltKnowledgeBase, root: Path | None, step: str, jobs:
     if step == "catalogue_file":
         kb.open_catalogue_file(jobs)
     elif step == "catalogue":
-        _ = kb._saved_catalogue if built.large else (kb.labels, kb.drug_names)  # no per-IRI property
+        _ = kb._saved_catalogue  # the catalogue pickle (a large build's per-IRI properties stay in the file)
     else:
         _ = kb.rulebook
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -51,24 +51,13 @@ TABLES: dict[str, tuple[str, tuple[str, ...], str]] = {
     "notes": ("catalogue-file/citation-notes", ("citation", "note"), "citation"),
 }
 
+#: The tables read by hash joins, which take the store's memory (about 0.9 GB for a million rules).
+_JOINED = ("rules", "citations", "alternatives")
 #: The tables in two groups of about equal cost, written at the same time by two processes when
-#: ``jobs`` > 1. The first holds the hash joins, which take the store's memory (about 0.9 GB for
-#: a million rules); the second only single-pattern scans (about 0.2 GB). On the million-pair
-#: build, idle: rules 41 + citations 26 CPU s against labels 23 + summaries 20 +
+#: ``jobs`` > 1: the hash joins, and every other table (single-pattern scans, about 0.2 GB). On
+#: the million-pair build, idle: rules 41 + citations 26 CPU s against labels 23 + summaries 20 +
 #: recommendations 12 + locators and evidence levels about 20 (query and conversion).
-GROUPS: tuple[tuple[str, ...], ...] = (
-    ("rules", "citations", "alternatives"),
-    (
-        "preferred_labels",
-        "plain_labels",
-        "summaries",
-        "recommendations",
-        "locators",
-        "evidence",
-        "uncertainty",
-        "notes",
-    ),
-)
+GROUPS: tuple[tuple[str, ...], ...] = (_JOINED, tuple(table for table in TABLES if table not in _JOINED))
 
 #: The label of one IRI (``?``, twice): its preferred label, else its plain one.
 _LABEL = """
@@ -116,9 +105,9 @@ def _insert(db: sqlite3.Connection, table: str, columns: tuple[str, ...], rows: 
     return count + len(batch)
 
 
-def _create(db: sqlite3.Connection, table: str, schema: str = "main") -> None:
+def _create(db: sqlite3.Connection, table: str) -> None:
     quoted = ", ".join(f'"{column}"' for column in TABLES[table][1])
-    db.execute(f"CREATE TABLE {schema}.{table} ({quoted})")
+    db.execute(f"CREATE TABLE {table} ({quoted})")
 
 
 def _write_tables(path: str, tables: tuple[str, ...], read: Callable[[str], Iterable[Row]]) -> dict[str, float]:
