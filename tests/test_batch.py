@@ -86,15 +86,19 @@ def test_an_internal_error_becomes_an_error_record_and_is_logged_without_patient
 
 def test_record_json_lines_equal_the_records_dumped(kb: KnowledgeBase) -> None:
     from medkg.batch import check_batch_records
+    from medkg.findings import finding_json_of
 
     patients = generate_patient_dicts(6, seed=4, kb=kb)
     patients[2]["id"] = 'naïve "quoted" ü'  # non-ASCII and escapes in a string the line carries
     lines = [json.dumps(p) for p in patients] + ['{"medications": [{"drug": "é"}], "age_years": "old"}']
     records = list(check_batch_records(batch_items("tëst", lines), kb=kb))
     assert records[-1].exit_code == 2
+    cached = finding_json_of(kb)  # findings' JSON kept by the finding cache, spliced into the line
     for record in records:
         assert json.loads(record.to_json()) == record.as_dict()
         assert record.to_json() == json.dumps(record.as_dict(), ensure_ascii=False, separators=(",", ":"))
+        assert record.to_json(cached) == record.to_json()
+    assert sum(len(r.report.findings) for r in records if r.report) > 10  # the splice was exercised
 
 
 def test_cli_batch_in_two_worker_processes_prints_the_same_lines(tmp_path: Path, kb: KnowledgeBase) -> None:

@@ -20,7 +20,7 @@ from .check import check_many
 from .knowledge_base import KnowledgeBase, default_knowledge_base
 from .loaders import PATIENT_SUFFIXES, InputError, LoadedInput, decode_input_bytes, input_from_json, load_input
 from .patient import Patient
-from .report import Report
+from .report import Finding, Report
 
 __all__ = [
     "BatchItem",
@@ -154,12 +154,15 @@ class BatchRecord:
             return {"input": self.input, "exit_code": self.exit_code, "error": self.error}
         return {"input": self.input, "exit_code": self.exit_code, "report": self.report.model_dump(mode="json")}
 
-    def to_json(self) -> str:
-        """Return the record as one compact JSON line (no newline): ``json.dumps(self.as_dict())``, serialised faster."""
+    def to_json(self, finding_json: Callable[[Finding], str] | None = None) -> str:
+        """Return the record as one compact JSON line (no newline): ``json.dumps(self.as_dict())``, serialised faster.
+
+        ``finding_json``: as for :meth:`medkg.report.Report.compact_json`.
+        """
         head = f'{{"input":{json.dumps(self.input, ensure_ascii=False)},"exit_code":{self.exit_code},'
         if self.report is None:
             return head + f'"error":{json.dumps(self.error, ensure_ascii=False)}}}'
-        return head + f'"report":{self.report.model_dump_json()}}}'
+        return head + f'"report":{self.report.compact_json(finding_json)}}}'
 
 
 def _records(chunk: list[BatchItem], engine: str, kb: KnowledgeBase) -> list[BatchRecord]:

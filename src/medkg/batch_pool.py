@@ -17,7 +17,7 @@ import gc
 import json
 import multiprocessing
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from itertools import islice
@@ -25,7 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from .batch import BatchRecord, RawInput, check_batch_records, read_input
+from .findings import finding_json_of
+from .gc_pause import cyclic_gc_paused
 from .knowledge_base import KnowledgeBase, default_knowledge_base
+from .report import Finding
 
 __all__ = ["CheckedLine", "checked_lines"]
 
@@ -39,10 +42,13 @@ class CheckedLine:
     line: str
 
     @classmethod
-    def of_record(cls, record: BatchRecord) -> CheckedLine:
-        """Return the line of a record checked here or by a worker (report as a model)."""
+    def of_record(cls, record: BatchRecord, finding_json: Callable[[Finding], str] | None = None) -> CheckedLine:
+        """Return the line of a record checked here or by a worker (report as a model).
+
+        ``finding_json``: as for :meth:`medkg.report.Report.compact_json`.
+        """
         found = record.report.findings if record.report else []
-        return cls(record.exit_code, dict(Counter(f.severity for f in found)), record.to_json())
+        return cls(record.exit_code, dict(Counter(f.severity for f in found)), record.to_json(finding_json))
 
     @classmethod
     def of_dict(cls, record: dict[str, Any]) -> CheckedLine:
@@ -58,11 +64,13 @@ _KB: list[KnowledgeBase] = []
 
 def _check_chunk(raws: list[RawInput], engine: str, chunk_size: int) -> list[CheckedLine]:
     kb = _KB[0]
-    items = [item for item in (read_input(raw, kb.knows_drug) for raw in raws) if item is not None]
-    return [
-        CheckedLine.of_record(record)
-        for record in check_batch_records(items, engine=engine, kb=kb, chunk_size=chunk_size)
-    ]
+    with cyclic_gc_paused():  # reading and writing allocate as much as checking (see medkg.gc_pause)
+        items = [item for item in (read_input(raw, kb.knows_drug) for raw in raws) if item is not None]
+        finding_json = finding_json_of(kb)
+        return [
+            CheckedLine.of_record(record, finding_json)
+            for record in check_batch_records(items, engine=engine, kb=kb, chunk_size=chunk_size)
+        ]
 
 
 def _start_worker(root: Path | None, kb_folder: Path) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 from . import __version__
 from .engines import get_engine
 from .findings import findings_from_rows
+from .gc_pause import cyclic_gc_paused
 from .knowledge_base import KnowledgeBase, default_knowledge_base
 from .loaders import load_patient
 from .patient import Patient, plausibility_notes
@@ -61,6 +62,13 @@ def check_many(
     if notes is not None and len(notes) != len(patients):
         raise ValueError(f"notes: {len(notes)} lists for {len(patients)} patients")
     kb = kb or default_knowledge_base()
+    with cyclic_gc_paused():
+        return _check_many(patients, engine, kb, notes)
+
+
+def _check_many(
+    patients: Sequence[Patient], engine: str, kb: KnowledgeBase, notes: Sequence[Sequence[str]] | None
+) -> list[Report]:
     graphs = [patient_graph(patient, kb, index=number) for number, patient in enumerate(patients)]
     chosen = get_engine(engine)
     evaluation = chosen.evaluate(kb, graphs)

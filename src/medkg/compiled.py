@@ -331,25 +331,17 @@ def _ordered_pairs(facts: PatientFacts) -> Iterator[tuple[str, str]]:
 def _pair_rule(book: Rulebook, rule: Rule, facts: PatientFacts) -> Iterator[Row]:
     if not _in_populations(rule, facts):
         return
-    for obj, precipitant in _ordered_pairs(facts):
-        for object_class in rule.iris("objectDrug"):
-            if not book.is_a(obj, object_class):
-                continue
-            for precipitant_class in rule.iris("precipitantDrug"):
-                if not book.is_a(precipitant, precipitant_class):
-                    continue
-                key = f"{obj} {precipitant}" if obj < precipitant else f"{precipitant} {obj}"
-                for population in _populations(rule):
-                    yield _row(
-                        patient=facts.iri,
-                        rule=rule.iri,
-                        key=key,
-                        drug=obj,
-                        role="object",
-                        via=object_class,
-                        population=population,
-                    )
-                    yield _row(patient=facts.iri, rule=rule.iri, key=key, drug=precipitant, role="precipitant", via=precipitant_class, population=population)  # fmt: skip
+    objects = [(d, c) for d in facts.drugs for c in rule.iris("objectDrug") if book.is_a(d, c)]
+    if not objects:
+        return
+    precipitants = [(d, c) for d in facts.drugs for c in rule.iris("precipitantDrug") if book.is_a(d, c)]
+    for (obj, object_class), (precipitant, precipitant_class) in product(objects, precipitants):
+        if obj == precipitant:
+            continue
+        key = f"{obj} {precipitant}" if obj < precipitant else f"{precipitant} {obj}"
+        for population in _populations(rule):
+            yield _row(patient=facts.iri, rule=rule.iri, key=key, drug=obj, role="object", via=object_class, population=population)  # fmt: skip
+            yield _row(patient=facts.iri, rule=rule.iri, key=key, drug=precipitant, role="precipitant", via=precipitant_class, population=population)  # fmt: skip
 
 
 def _shown(total: Decimal | float, integer: bool) -> int | float:
@@ -413,18 +405,17 @@ def _count_rule(book: Rulebook, rule: Rule, facts: PatientFacts) -> Iterator[Row
 
 def _duplicate_therapy_rule(book: Rulebook, rule: Rule, facts: PatientFacts) -> Iterator[Row]:
     same_only = rule.flag("sameIngredientOnly")
-    uses = sorted((u for u in facts.uses if u.drug is not None), key=lambda u: u.iri)
-    for i, first in enumerate(uses):
-        for second in uses[i + 1 :]:
-            drug1, drug2 = first.drug, second.drug
-            assert drug1 is not None and drug2 is not None
-            if (drug1 == drug2) != same_only:
-                continue
-            for via in rule.iris("appliesToDrug"):
-                if book.is_a(drug1, via) and book.is_a(drug2, via):
-                    key = drug1 if drug1 == drug2 else ""
-                    yield _row(patient=facts.iri, rule=rule.iri, key=key, drug=drug1, via=via)
-                    yield _row(patient=facts.iri, rule=rule.iri, key=key, drug=drug2, via=via)
+    for via in rule.iris("appliesToDrug"):
+        uses = sorted((u for u in facts.uses if u.drug is not None and book.is_a(u.drug, via)), key=lambda u: u.iri)
+        for i, first in enumerate(uses):
+            for second in uses[i + 1 :]:
+                drug1, drug2 = first.drug, second.drug
+                assert drug1 is not None and drug2 is not None
+                if (drug1 == drug2) != same_only:
+                    continue
+                key = drug1 if drug1 == drug2 else ""
+                yield _row(patient=facts.iri, rule=rule.iri, key=key, drug=drug1, via=via)
+                yield _row(patient=facts.iri, rule=rule.iri, key=key, drug=drug2, via=via)
 
 
 def _mechanism_rule(book: Rulebook, rule: Rule, facts: PatientFacts) -> Iterator[Row]:
@@ -432,15 +423,17 @@ def _mechanism_rule(book: Rulebook, rule: Rule, facts: PatientFacts) -> Iterator
         return
     only, targets = rule.iris("onEnzyme"), rule.iris("objectDrug")
     enzymes_of = _memo(book).enzymes
+    objects = [d for d in facts.drugs if all(book.is_a(d, target) for target in targets)]
     for precipitant_role, object_role in product(rule.iris("precipitantRole"), rule.iris("objectRole")):
-        for obj, precipitant in _ordered_pairs(facts):
-            enzymes = enzymes_of(book, precipitant, precipitant_role)
-            if not enzymes:
+        # each drug's enzymes in either role, looked up once (not once per ordered pair)
+        acting = [(d, e) for d in facts.drugs if (e := enzymes_of(book, d, precipitant_role))]
+        if not acting:
+            continue
+        acted_on = [(d, e) for d in objects if (e := enzymes_of(book, d, object_role))]
+        for (obj, object_enzymes), (precipitant, enzymes) in product(acted_on, acting):
+            if obj == precipitant:
                 continue
-            shared = enzymes & enzymes_of(book, obj, object_role)
-            if not all(book.is_a(obj, target) for target in targets):
-                continue
-            for enzyme in sorted(shared):
+            for enzyme in sorted(enzymes & object_enzymes):
                 if any(o != enzyme for o in only):
                     continue
                 key = f"{obj} {precipitant}"
@@ -710,17 +703,21 @@ def _missing_patient_data(book: Rulebook, facts: PatientFacts, candidates: dict[
             missing[population] = _missing_properties(book, facts, population)
         return missing[population]
 
+    # required populations -> those reported (many rules share them)
+    reported_for: dict[tuple[str, ...], list[str]] = {}
     for kind in ("DrugRule", "DoseRangeRule", "PairRule", "CountRule", "DoseBurdenRule", "OmissionRule:any"):
         for rule in candidates[kind]:
             required = rule.iris("requiresPopulation")
             if not required:
                 continue
-            unmet = [p for p in required if p not in facts.types]
-            if not unmet:
-                continue
-            # a population with a missing value is reported unless another required population is
-            # known not to hold (none of its values missing): that rules the rule out
-            reported = [p for p in unmet if missing_of(p) and not any(o != p and not missing_of(o) for o in unmet)]
+            reported = reported_for.get(required)
+            if reported is None:
+                unmet = [p for p in required if p not in facts.types]
+                # a population with a missing value is reported unless another required population is
+                # known not to hold (none of its values missing): that rules the rule out
+                reported = reported_for[required] = [
+                    p for p in unmet if missing_of(p) and not any(o != p and not missing_of(o) for o in unmet)
+                ]
             if not reported:
                 continue
             drugs = list(dict.fromkeys(_concerned_drugs(book, rule, facts)))

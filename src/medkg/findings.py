@@ -29,6 +29,7 @@ __all__ = [
     "NOT_ASSESSED_QUERIES",
     "classified_drug_classes",
     "classified_populations",
+    "finding_json_of",
     "findings_from_rows",
     "query_rows",
 ]
@@ -240,6 +241,11 @@ def _finding_cache(kb: KnowledgeBase) -> _FindingCache:
     if cache is None:
         cache = _FINDING_CACHES[kb] = _FindingCache()
     return cache
+
+
+def finding_json_of(kb: KnowledgeBase) -> Callable[[Finding], str]:
+    """Return a function giving ``finding.model_dump_json()``, kept once for the findings ``kb``'s checks cached."""
+    return _finding_cache(kb).json_of
 
 
 def _because(rows: list[Row], explain: _Explainer | _Recorder) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -139,6 +140,18 @@ class Report(BaseModel):
         serious = any(SEVERITY_RANK[f.severity] >= SEVERITY_RANK["major"] for f in self.findings)
         unidentified = any(f.kind == "not-assessed" and f.suggestions is not None for f in self.findings)
         return 1 if serious or unidentified else 0
+
+    def compact_json(self, finding_json: Callable[[Finding], str] | None = None) -> str:
+        """Return ``self.model_dump_json()``, each finding's JSON from ``finding_json`` when given.
+
+        ``finding_json(f)`` must equal ``f.model_dump_json()``; a cache of it (e.g.
+        :func:`medkg.findings.finding_json_of`) saves serialising the same finding for every report.
+        """
+        if finding_json is None:
+            return self.model_dump_json()
+        # the findings go just before the disclaimer, the last field (a string: it cannot hold the separator)
+        head, separator, tail = self.model_dump_json(exclude={"findings"}).rpartition(',"disclaimer":')
+        return f'{head},"findings":[{",".join(map(finding_json, self.findings))}]{separator}{tail}'
 
     def to_json(self) -> str:
         """Return the report as JSON with sorted keys (byte-identical for the same input)."""

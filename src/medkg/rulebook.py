@@ -13,13 +13,11 @@ the compile queries or medkg's version change.
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import pickle
 import sys
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -29,6 +27,7 @@ import pyoxigraph as ox
 
 from . import __version__
 from .cache import write_atomically
+from .gc_pause import cyclic_gc_paused
 from .patient_graph import Iri, Lit, Term
 from .queries import query_files, query_text
 from .store import QueryStore
@@ -450,22 +449,6 @@ def compile_rulebook(store: QueryStore, root: Path | None = None) -> Rulebook:
     )
 
 
-@contextmanager
-def _no_cyclic_gc() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a book is made or unpickled.
-
-    A large book is millions of small objects, none of them garbage; each full collection
-    triggered while they are created walks all of them again.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def _key(root: Path | None, build_sha: str) -> str:
     digest = hashlib.sha256(f"{_FORMAT}\n{__version__}\n{build_sha}\n".encode())
     for name in query_files("compile", root):
@@ -485,13 +468,13 @@ def load_rulebook(
     key = _key(root, build_sha)
     path = folder / "rulebook.pickle"
     try:
-        with path.open("rb") as handle, _no_cyclic_gc():
+        with path.open("rb") as handle, cyclic_gc_paused():
             book = pickle.load(handle)  # our own cache file, written below
         if isinstance(book, Rulebook) and book.key == key:
             return book
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError):
         pass
-    with _no_cyclic_gc():
+    with cyclic_gc_paused():
         book = compile_rulebook(store() if callable(store) else store, root)
     book.prepare_part_checks(FACETS)
     book.key = key
