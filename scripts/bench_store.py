@@ -28,7 +28,7 @@ def _patients(count: int) -> list[Patient]:
     cases = [json.loads(path.read_text(encoding="utf-8"))["patient"] for path in sorted(GOLDEN.glob("*.json"))]
     patients = [load_patient(case) for case in cases[:count]]
     if len(patients) < count:
-        patients += [load_patient(p) for p in generate_patient_dicts(count - len(patients), seed=7)]
+        patients += [load_patient(p) for p in generate_patient_dicts(count - len(patients), seed=7, max_drugs=10)]
     return patients
 
 

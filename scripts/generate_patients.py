@@ -18,8 +18,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=1000, help="number of patients (default 1000)")
     parser.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+    parser.add_argument("--min-drugs", type=int, default=2, help="fewest drugs per patient (default 2)")
+    parser.add_argument("--max-drugs", type=int, default=10, help="most drugs per patient (default 10, as bench.py)")
     args = parser.parse_args()
-    for data in generate_patient_dicts(args.count, seed=args.seed):
+    if not 1 <= args.min_drugs <= args.max_drugs:
+        parser.error("need 1 <= --min-drugs <= --max-drugs")
+    for data in generate_patient_dicts(args.count, seed=args.seed, min_drugs=args.min_drugs, max_drugs=args.max_drugs):
         sys.stdout.write(json.dumps(data, separators=(",", ":")) + "\n")
 
 

@@ -76,13 +76,23 @@ class PatientFacts:
 
 def facts_of(pg: PatientGraph) -> PatientFacts:
     """Arrange the triples of ``pg`` by subject for evaluation."""
-    about: dict[str, dict[str, list[Term]]] = defaultdict(lambda: defaultdict(list))
-    node_types: dict[str, set[str]] = defaultdict(set)
-    for subject, predicate, obj in pg.triples:
+    about: dict[str, dict[str, list[Term]]] = {}
+    node_types: dict[str, set[str]] = {}
+    for subject, predicate, obj in pg.triples:  # (plain dicts: this loop runs for every triple of every patient)
         if predicate == _TYPE:
-            node_types[subject].add(obj.value if isinstance(obj, Iri) else "")
+            kinds = node_types.get(subject)
+            if kinds is None:
+                kinds = node_types[subject] = set()
+            kinds.add(obj.value if isinstance(obj, Iri) else "")
+            continue
+        own = about.get(subject)
+        if own is None:
+            own = about[subject] = {}
+        values = own.get(predicate)
+        if values is None:
+            own[predicate] = [obj]
         else:
-            about[subject][predicate].append(obj)
+            values.append(obj)
     me = str(pg.iri)
     statements = about.get(me, {})
     uses = []
@@ -107,7 +117,7 @@ def facts_of(pg: PatientGraph) -> PatientFacts:
         )
     drugs = list(dict.fromkeys(u.drug for u in uses if u.drug is not None))
     allergies = [t.value for t in statements.get(_ALLERGIC, []) if isinstance(t, Iri)]
-    return PatientFacts(me, dict(statements), set(node_types.get(me, ())), uses, drugs, allergies, dict(node_types))
+    return PatientFacts(me, statements, set(node_types.get(me, ())), uses, drugs, allergies, node_types)
 
 
 # --- classification -----------------------------------------------------------------------
@@ -762,15 +772,17 @@ class Evaluation:
     drug_classes: dict[str, dict[str, list[str]]]
 
 
-def evaluate(book: Rulebook, patients: Iterable[PatientGraph]) -> Evaluation:
+def evaluate(book: Rulebook, patients: Iterable[PatientGraph], *, drug_classes: bool = True) -> Evaluation:
     """Classify ``patients`` and produce the rows of every compiled query for them.
+
+    ``drug_classes``: also list each drug's classes per patient (else that table is left empty).
 
     Raises:
         RuntimeError: if a patient's classification does not reach a fixpoint.
     """
     rows: dict[str, list[Row]] = {name: [] for name in COMPILED_QUERIES}
     populations: dict[str, list[str]] = {}
-    drug_classes: dict[str, dict[str, list[str]]] = {}
+    classes: dict[str, dict[str, list[str]]] = {}
     book.prepare_part_checks(FACETS)  # done before caching; here for a book made otherwise
     for pg in patients:
         facts = facts_of(pg)
@@ -784,7 +796,9 @@ def evaluate(book: Rulebook, patients: Iterable[PatientGraph]) -> Evaluation:
         found = sorted(p.rsplit("/", 1)[-1] for p in facts.types if p in book.populations)
         if found:
             populations[facts.iri] = found
-        drug_classes[facts.iri] = {
-            d: sorted(t for t in book.types.get(d, ()) if t != _NAMED and not t.startswith("_:")) for d in facts.drugs
-        }
-    return Evaluation(rows, populations, drug_classes)
+        if drug_classes:
+            classes[facts.iri] = {
+                d: sorted(t for t in book.types.get(d, ()) if t != _NAMED and not t.startswith("_:"))
+                for d in facts.drugs
+            }
+    return Evaluation(rows, populations, classes)

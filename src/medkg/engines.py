@@ -134,9 +134,7 @@ class CompiledEngine:
         self, kb: KnowledgeBase, patients: Sequence[PatientGraph], *, drug_classes: bool = False
     ) -> Evaluation:
         """Classify and evaluate ``patients`` from the rule book; unknown rule queries run as SPARQL."""
-        evaluation = compiled.evaluate(kb.rulebook, patients)
-        if not drug_classes:
-            evaluation.drug_classes = {}
+        evaluation = compiled.evaluate(kb.rulebook, patients, drug_classes=drug_classes)
         extra = [name for name in kb.rule_queries if name not in compiled.COMPILED_QUERIES]
         extra += [name for name in NOT_ASSESSED_QUERIES if name not in compiled.COMPILED_QUERIES]
         if extra:
