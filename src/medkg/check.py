@@ -16,7 +16,7 @@ from .patient import Patient, plausibility_notes
 from .patient_graph import PatientGraph, patient_graph
 from .report import AssessedDrug, Finding, KnowledgeBaseRef, PatientSummary, Report
 
-__all__ = ["Classified", "check", "check_many", "classify_patients"]
+__all__ = ["Classified", "build_report", "check", "check_many", "classify_patients"]
 
 
 def check(
@@ -76,12 +76,12 @@ def _check_many(
     populations = evaluation.populations
     given = notes if notes is not None else [()] * len(graphs)
     return [
-        _report(kb, pg, findings[str(pg.iri)], populations.get(str(pg.iri), []), chosen.name, given[number])
+        build_report(kb, pg, findings[str(pg.iri)], populations.get(str(pg.iri), []), chosen.name, given[number])
         for number, pg in enumerate(graphs)
     ]
 
 
-def _report(  # noqa: PLR0917
+def build_report(  # noqa: PLR0917
     kb: KnowledgeBase,
     pg: PatientGraph,
     findings: list[Finding],
@@ -89,6 +89,11 @@ def _report(  # noqa: PLR0917
     engine: str,
     input_notes: Sequence[str] = (),
 ) -> Report:
+    """Assemble one patient's report: assessed drugs, notes (input's first), renal values, findings as given.
+
+    ``findings``: the patient's, as :func:`medkg.findings.findings_from_rows` sorts them;
+    ``populations``: population local names; ``engine``: the engine's name, reported as is.
+    """
     assessed = [
         AssessedDrug(input=name, drug=kb.label(iri), iri=iri, curation_level=kb.curation.get(iri))
         for name, iri in pg.uses.values()
