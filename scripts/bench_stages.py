@@ -34,6 +34,8 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=200, help="patients checked together (default 200, as the CLI)")
     parser.add_argument("--seed", type=int, default=11, help="patient generator seed (default 11)")
     args = parser.parse_args()
+    if args.count < 1 or args.chunk < 1:
+        parser.error("--count and --chunk must be at least 1")
     kb = default_knowledge_base()
     kb.rulebook, kb.drug_names  # noqa: B018 - loaded before timing
     lines = [json.dumps(p) for p in generate_patient_dicts(args.count, seed=args.seed, kb=kb, max_drugs=10)]

@@ -21,9 +21,15 @@ def main() -> None:
     parser.add_argument("--min-drugs", type=int, default=2, help="fewest drugs per patient (default 2)")
     parser.add_argument("--max-drugs", type=int, default=10, help="most drugs per patient (default 10, as bench.py)")
     args = parser.parse_args()
-    if not 1 <= args.min_drugs <= args.max_drugs:
-        parser.error("need 1 <= --min-drugs <= --max-drugs")
-    for data in generate_patient_dicts(args.count, seed=args.seed, min_drugs=args.min_drugs, max_drugs=args.max_drugs):
+    if args.count < 0 or not 1 <= args.min_drugs <= args.max_drugs:
+        parser.error("need --count >= 0 and 1 <= --min-drugs <= --max-drugs")
+    try:
+        patients = generate_patient_dicts(
+            args.count, seed=args.seed, min_drugs=args.min_drugs, max_drugs=args.max_drugs
+        )
+    except ValueError as error:
+        parser.error(str(error))
+    for data in patients:
         sys.stdout.write(json.dumps(data, separators=(",", ":")) + "\n")
 
 

@@ -196,3 +196,25 @@ def test_a_brand_above_the_maximum_dose_explains_itself_like_its_ingredient() ->
     branded, generic = dose_findings("Lioresal"), dose_findings("baclofen")
     assert branded == generic
     assert branded and "baclofen 30 mg x 4/day" in branded[0]
+
+
+def test_check_many_validates_patient_dicts_as_check_does(kb: KnowledgeBase) -> None:
+    """Issue 5 new-user trial: check_many(dicts) failed with AttributeError while check(dict) validated."""
+    from medkg import check_many
+
+    data = {"age_years": 78, "medications": [{"drug": "baclofen", "dose_mg": 10, "times_per_day": 3}]}
+    [from_dict] = check_many([data], kb=kb)
+    assert from_dict == check(load_patient(data), kb=kb)
+    with pytest.raises(PatientInputError, match="age_years"):
+        check_many([{"age_years": -1, "medications": []}], kb=kb)
+
+
+def test_generated_patients_refuse_impossible_sizes(kb: KnowledgeBase) -> None:
+    """Issue 5 new-user trial: more drugs per patient than the knowledge base holds crashed in random."""
+    from medkg.synthetic import generate_patient_dicts
+
+    with pytest.raises(ValueError, match="exceeds the knowledge base's"):
+        generate_patient_dicts(1, kb=kb, min_drugs=5000, max_drugs=5000)
+    with pytest.raises(ValueError, match="min_drugs <= max_drugs"):
+        generate_patient_dicts(1, kb=kb, min_drugs=5, max_drugs=3)
+    assert [len(p["medications"]) for p in generate_patient_dicts(3, kb=kb, min_drugs=4, max_drugs=4)] == [4, 4, 4]

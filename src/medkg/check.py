@@ -46,7 +46,7 @@ def check(
 
 
 def check_many(
-    patients: Sequence[Patient],
+    patients: Sequence[Patient | Mapping[str, Any]],
     *,
     engine: str = "default",
     kb: KnowledgeBase | None = None,
@@ -54,16 +54,20 @@ def check_many(
 ) -> list[Report]:
     """Check several patients together (one classification and one run of each query); reports in input order.
 
-    ``notes``, if given, holds one list of input notes per patient (put first in its report's notes).
+    ``patients``: validated inputs, or dicts in the patient JSON shape (validated here, as by
+    :func:`check`). ``notes``, if given, holds one list of input notes per patient (put first
+    in its report's notes).
 
     Raises:
         ValueError: for an unknown engine, or ``notes`` not matching ``patients`` one to one.
+        medkg.PatientInputError: for a dict that is not a valid patient.
     """
     if notes is not None and len(notes) != len(patients):
         raise ValueError(f"notes: {len(notes)} lists for {len(patients)} patients")
+    valid = [p if isinstance(p, Patient) else load_patient(p) for p in patients]
     kb = kb or default_knowledge_base()
     with cyclic_gc_paused():
-        return _check_many(patients, engine, kb, notes)
+        return _check_many(valid, engine, kb, notes)
 
 
 def _check_many(

@@ -169,7 +169,8 @@ def _examples() -> list[str]:
     "batch_source",
     type=click.Path(path_type=Path, allow_dash=True),
     help="Check many patients: an NDJSON file (one patient per line, - for standard input) or a folder of "
-    "patient files. Prints one record per input in input order and a summary on standard error.",
+    "patient files. Prints one record per input in input order (blank lines are not inputs) and a summary "
+    "on standard error.",
 )
 @click.option(
     "--dask",

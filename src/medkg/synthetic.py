@@ -22,9 +22,17 @@ def generate_patient_dicts(
     Each has ``min_drugs``..``max_drugs`` different knowledge-base drugs with a dose (mg) and
     times per day, an age of 20-95 years, a sex, a CrCl of 10-120 mL/min for 80 % of them and a
     Child-Pugh class for half of them. The same ``seed`` gives the same patients.
+
+    Raises:
+        ValueError: if ``count`` is negative, or not ``1 <= min_drugs <= max_drugs``, or
+            ``min_drugs`` exceeds the knowledge base's drugs.
     """
     kb = kb or default_knowledge_base()
     drugs = sorted({kb.label(iri) for iri in kb.drug_names.values()})
+    if count < 0 or not 1 <= min_drugs <= max_drugs:
+        raise ValueError(f"need count >= 0 and 1 <= min_drugs <= max_drugs, not {count}, {min_drugs}, {max_drugs}")
+    if min_drugs > len(drugs):
+        raise ValueError(f"min_drugs {min_drugs} exceeds the knowledge base's {len(drugs)} drugs")
     rng = random.Random(seed)
     patients = []
     for number in range(count):
