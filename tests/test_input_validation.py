@@ -132,6 +132,7 @@ CASES = [
     ),
     Case("utf-8-bom", b"\xef\xbb\xbf" + patient().encode(), (0, 1), ("assessed:baclofen",)),
     Case("utf-16-with-bom", patient().encode("utf-16"), (0, 1), ("assessed:baclofen",)),
+    Case("utf-16-bom-then-odd-bytes", b"\xff\xfe\x00garbage\n", 2, ("not a text file in UTF-16", "position 10")),
     Case("file-over-size-limit-50MB", BIG, 2, ("input is 50.0 MB", "the limit is 32 MB", "MEDKG_MAX_INPUT_MB")),
     Case(
         "bad-size-limit-setting",

@@ -104,8 +104,9 @@ def decode_input_bytes(data: bytes, *, origin: str = "input") -> str:
         return data.decode(encoding)
     except UnicodeDecodeError as error:
         bad = data[error.start : error.start + 1].hex()
+        name = "UTF-8" if encoding == "utf-8-sig" else encoding.upper()  # the encoding its byte-order mark chose
         raise PatientInputError(
-            f"{origin}: not a text file in UTF-8 (byte 0x{bad} at position {error.start} is invalid): "
+            f"{origin}: not a text file in {name} (byte 0x{bad} at position {error.start} is invalid): "
             "save it as UTF-8 JSON or Turtle"
         ) from None
 
