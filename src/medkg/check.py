@@ -40,9 +40,7 @@ def check(
         ValueError: for an unknown engine.
         medkg.reasoner.ReasonerError: if the owl engine finds the patient inconsistent with the KB.
     """
-    if not isinstance(patient, Patient):
-        patient = load_patient(patient)
-    return check_many([patient], engine=engine, kb=kb, notes=[notes])[0]
+    return check_many([patient], engine=engine, kb=kb, notes=[notes])[0]  # check_many validates a dict
 
 
 def check_many(
