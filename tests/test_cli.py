@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -116,6 +118,7 @@ def test_schema_command() -> None:
 def test_help_lists_exit_codes() -> None:
     result = medkg("check", "--help")
     assert "Exit codes" in result.stdout
+    assert "141 output closed by its reader" in " ".join(result.stdout.split())
     assert "NAME[:DOSE_MG[xTIMES_PER_DAY]]" in result.stdout
 
 
@@ -125,3 +128,25 @@ def test_validate_command_passes(kb: KnowledgeBase) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "consistency (HermiT): OK" in result.stdout
     assert result.stdout.rstrip().endswith("medkg validate: OK")
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_reader_closing_the_output_stops_the_batch_quietly(kb: KnowledgeBase, tmp_path: Path, jobs: str) -> None:
+    """``medkg check --batch ... | head``: no 'internal error', no traceback file, exit 141 (as SIGPIPE)."""
+    from medkg.synthetic import generate_patient_dicts
+
+    batch = tmp_path / "batch.jsonl"
+    patients = generate_patient_dicts(400, seed=5, kb=kb)  # about 6 MB of reports: far more than a pipe holds
+    batch.write_text("".join(json.dumps(p) + "\n" for p in patients), encoding="utf-8")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "medkg.cli", "check", "--batch", str(batch), "--jobs", jobs],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    first = process.stdout.read(100)
+    process.stdout.close()
+    error = process.stderr.read().decode()
+    assert process.wait(timeout=300) == 141
+    assert first.startswith(b'{"input":')
+    assert "internal error" not in error and "Traceback" not in error, error

@@ -32,11 +32,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import __version__
+from .build_cache import cached_builds, mark_used, remove_leftovers
 from .paths import cache_root, resource_root
 from .reasoner import as_triples, classify, reasoner_input
 from .sources import SourceSet, find_sources, load_sources
 
-__all__ = ["BuiltKnowledgeBase", "build", "compile_caches", "ensure_built", "read_build"]
+__all__ = ["BuiltKnowledgeBase", "build", "compile_caches", "current_build_folder", "ensure_built", "read_build"]
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,15 @@ def _target(sources: SourceSet, cache: Path) -> Path:
     return cache / key[:24]
 
 
+def current_build_folder(root: Path | None = None, cache: Path | None = None) -> Path:
+    """Return the folder where the build of the sources under ``root`` is (or would be) in ``cache``."""
+    return _target(find_sources(root or resource_root()), cache or cache_root())
+
+
+#: More builds than this in the cache, and ``medkg build`` says how to prune them.
+_BUILDS_BEFORE_HINT = 10
+
+
 def build(
     root: Path | None = None, cache: Path | None = None, *, force: bool = False, quiet: bool = False
 ) -> BuiltKnowledgeBase:
@@ -102,6 +112,7 @@ def build(
     sources = find_sources(root)
     target = _target(sources, cache)
     if target.joinpath("meta.json").is_file() and not force:
+        mark_used(target)
         return read_build(target)
 
     def say(message: str) -> None:
@@ -134,8 +145,12 @@ def build(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    _remove_stale(cache)
+    remove_leftovers(cache)
     say(f"built {target} ({len(compiled)} triples)")
+    builds = cached_builds(cache, target)
+    if len(builds) > _BUILDS_BEFORE_HINT:
+        megabytes = sum(b.size_bytes for b in builds) / 1e6
+        say(f"the cache {cache} holds {len(builds)} builds ({megabytes:,.0f} MB): 'medkg cache prune' deletes old ones")
     return read_build(target)
 
 
@@ -198,10 +213,6 @@ def _compile_step(built: BuiltKnowledgeBase, root: Path | None, step: str, jobs:
     }
 
 
-#: Staging (``.build-*``) and set-aside (``.old-*``) folders older than this are leftovers of killed builds.
-_STALE_SECONDS = 3600
-
-
 def _swap_into_place(staging: Path, target: Path) -> None:
     """Put the complete build ``staging`` at ``target``; an earlier build there stays whole until replaced.
 
@@ -228,17 +239,6 @@ def _swap_into_place(staging: Path, target: Path) -> None:
         shutil.rmtree(staging, ignore_errors=True)  # a concurrent build of the same sources is in place
     if aside is not None:
         shutil.rmtree(aside, ignore_errors=True)
-
-
-def _remove_stale(cache: Path) -> None:
-    """Delete ``.build-*`` and ``.old-*`` folders left by builds killed more than an hour ago (never read)."""
-    now = time.time()
-    for folder in [*cache.glob(".build-*"), *cache.glob(".old-*")]:
-        try:
-            if now - folder.stat().st_mtime > _STALE_SECONDS:
-                shutil.rmtree(folder, ignore_errors=True)
-        except OSError:
-            continue
 
 
 def read_build(folder: Path) -> BuiltKnowledgeBase:

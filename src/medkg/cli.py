@@ -5,6 +5,7 @@ Exit codes (also in ``medkg --help``):
   1  such a finding, or a medication that could not be identified
   2  input could not be read or is invalid (one line on stderr)
   3  internal error (no report is printed)
+  141  the reader closed standard output (e.g. ``| head``): what it did not read was not written
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import os
 import sys
 import traceback
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -25,11 +26,13 @@ from . import __version__
 F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_OK, EXIT_FINDINGS, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
+#: the reader closed standard output (as a process killed by SIGPIPE): the output is incomplete
+EXIT_PIPE_CLOSED = 141
 EXAMPLES = Path(__file__).parent / "examples"
 _EPILOG = (
     "Exit codes: 0 no major/contraindicated finding and all medications identified; 1 such a finding "
-    "or an unidentified medication; 2 invalid input; 3 internal error. "
-    "medkg supports, and does not replace, clinical judgement."
+    "or an unidentified medication; 2 invalid input; 3 internal error; 141 output closed by its reader "
+    "(e.g. | head). medkg supports, and does not replace, clinical judgement."
 )
 
 
@@ -60,6 +63,17 @@ def _fail_internal(error: BaseException) -> None:
     sys.exit(EXIT_INTERNAL)
 
 
+def _reader_gone() -> None:
+    """Stop quietly when the reader of standard output closed it (``medkg check --batch ... | head``).
+
+    Like a Unix tool killed by SIGPIPE: no message, exit status 141 (128 + SIGPIPE). Standard
+    output is pointed at the null device first, so the interpreter's last flush cannot fail again.
+    """
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, sys.stdout.fileno())
+    sys.exit(EXIT_PIPE_CLOSED)
+
+
 def _guarded(function: F) -> F:
     """Map input errors to exit 2 and unexpected faults to exit 3, each as one line on stderr."""
     import functools
@@ -72,6 +86,8 @@ def _guarded(function: F) -> F:
             return function(*args, **kwargs)
         except InputError as error:
             _fail_input(str(error))
+        except BrokenPipeError:
+            _reader_gone()
         except click.exceptions.Exit:
             raise
         except click.ClickException:
@@ -408,6 +424,66 @@ def build(force: bool) -> None:
 
     built = run_build(force=force)
     click.echo(f"{built.folder} sha256 {built.sha256}")
+
+
+@main.group(epilog=_EPILOG)
+def cache() -> None:
+    """List or prune the compiled builds in the cache (MEDKG_CACHE_DIR or the user cache)."""
+
+
+def _cache_rows(builds: list[Any]) -> list[tuple[str, ...]]:
+    rows: list[tuple[str, ...]] = [("build", "medkg", "MB", "last used (UTC)", "")]
+    for b in builds:
+        used = datetime.fromtimestamp(b.last_used, tz=UTC).strftime("%Y-%m-%d %H:%M")
+        rows.append((b.folder.name, b.version, f"{b.size_bytes / 1e6:,.1f}", used, "current" if b.current else ""))
+    return rows
+
+
+@cache.command("list", epilog=_EPILOG)
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@_guarded
+def cache_list(output_format: str) -> None:
+    """Show each build: folder, medkg version, size, last use; the build of the current sources is 'current'."""
+    from .build import current_build_folder
+    from .build_cache import cached_builds
+    from .paths import cache_root
+
+    folder = cache_root()
+    builds = cached_builds(folder, current_build_folder(cache=folder))
+    if output_format == "json":
+        click.echo(json.dumps({"cache": str(folder), "builds": [b.as_json() for b in builds]}, indent=2))
+        return
+    click.echo(f"medkg cache {folder}: {len(builds)} build(s), {sum(b.size_bytes for b in builds) / 1e6:,.1f} MB")
+    if builds:
+        _echo_table(_cache_rows(builds))
+
+
+@cache.command("prune", epilog=_EPILOG)
+@click.option(
+    "--keep",
+    type=click.IntRange(min=0),
+    default=2,
+    show_default=True,
+    help="Other builds to keep, most recently used first.",
+)
+@click.option("--dry-run", is_flag=True, help="List what would be deleted; delete nothing.")
+@_guarded
+def cache_prune(keep: int, dry_run: bool) -> None:
+    """Delete old builds: all but the current sources' build and the --keep most recently used others.
+
+    A build still read by a running process (a server started before the sources changed) is not
+    detected; stop such processes first or keep enough builds.
+    """
+    from .build import current_build_folder
+    from .build_cache import prune
+    from .paths import cache_root
+
+    folder = cache_root()
+    gone = prune(folder, current_build_folder(cache=folder), keep=keep, dry_run=dry_run)
+    verb = "would delete" if dry_run else "deleted"
+    click.echo(f"medkg cache: {verb} {len(gone)} build(s), {sum(b.size_bytes for b in gone) / 1e6:,.1f} MB")
+    for b in gone:
+        click.echo(f"  {b.folder.name}")
 
 
 @main.command(epilog=_EPILOG)
