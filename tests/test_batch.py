@@ -40,6 +40,10 @@ def test_cli_batch_writes_ndjson_and_exits_with_the_worst_code(tmp_path: Path, k
     assert lines[1]["exit_code"] == 2 and "not valid JSON" in lines[1]["error"]
     assert result.returncode == 2
     assert "medkg batch: 3 input(s)" in result.stderr
+    # the summary counts findings most severe first, as the reports list them
+    summary = result.stderr.split("findings by severity ")[1]
+    shown = [s for s in ("contraindicated", "major", "moderate", "minor", "info") if f"'{s}'" in summary]
+    assert len(shown) >= 2 and sorted(shown, key=summary.index) == shown
     assert lines[0]["report"]["disclaimer"].startswith("medkg supports, and does not replace, clinical judgement")
 
 

@@ -367,6 +367,7 @@ def _run_batch(
 
     from .batch import count_batch_items, raw_inputs, read_input
     from .batch_pool import CheckedLine, checked_lines
+    from .report import SEVERITY_RANK
 
     from_stdin = str(source) == "-"
     if not from_stdin and not source.exists():
@@ -409,7 +410,8 @@ def _run_batch(
     count = sum(exits.values())
     click.echo(
         f"medkg batch: {count} input(s) in {elapsed:.1f} s ({count / elapsed if elapsed else 0:.0f}/s); "
-        f"exit codes {dict(sorted(exits.items()))}; findings by severity {dict(sorted(severities.items()))}",
+        f"exit codes {dict(sorted(exits.items()))}; findings by severity "
+        f"{dict(sorted(severities.items(), key=lambda item: -SEVERITY_RANK.get(item[0], -1)))}",
         err=True,
     )
     sys.exit(max(exits, default=0))
