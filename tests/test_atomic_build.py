@@ -110,6 +110,18 @@ def test_forced_build_replaces_the_folder_and_leaves_nothing_behind(
     assert [path.name for path in cache.iterdir()] == [target.name]
 
 
+def test_a_build_with_a_damaged_meta_json_is_built_again(
+    tmp_path: Path, kb: KnowledgeBase, stub_reasoner: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cache = tmp_path / "cache"
+    target = _copy_build(kb, cache)
+    (target / "meta.json").write_text("{bad", encoding="utf-8")
+    built = build(cache=cache)  # not forced: the damaged build must not be taken as current
+    assert built.folder == target and built.sha256 == kb.sha256
+    assert json.loads((target / "meta.json").read_text(encoding="utf-8"))["sha256"] == kb.sha256
+    assert "is damaged (meta.json unreadable" in capsys.readouterr().err
+
+
 def test_failed_swap_puts_the_previous_build_back(
     tmp_path: Path, kb: KnowledgeBase, stub_reasoner: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -118,3 +123,68 @@ def test_cli_batch_in_two_worker_processes_prints_the_same_lines(tmp_path: Path,
     assert len(two.stdout.splitlines()) == 31 and "medkg batch: 31 input(s)" in two.stderr
     refused = run_medkg("check", "--jobs", "2", "baclofen")
     assert refused.returncode == 2 and "--jobs runs a batch" in refused.stderr
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's prctl")
+def test_killed_parent_takes_its_batch_workers_with_it(tmp_path: Path, kb: KnowledgeBase) -> None:
+    """``kill -9`` of ``medkg check --batch --jobs 2`` must not leave its workers waiting forever."""
+    source = tmp_path / "patients.ndjson"
+    source.write_text("".join(json.dumps(p) + "\n" for p in generate_patient_dicts(3000, seed=3, kb=kb)))
+    parent = subprocess.Popen(
+        [sys.executable, "-m", "medkg.cli", "check", "--batch", str(source), "--jobs", "2"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+    def children() -> list[int]:
+        found = []
+        for status in Path("/proc").glob("[0-9]*/status"):
+            try:
+                lines = status.read_text().splitlines()
+            except OSError:
+                continue
+            if f"PPid:\t{parent.pid}" in lines:
+                found.append(int(status.parent.name))
+        return found
+
+    deadline = time.monotonic() + 120
+    workers = children()
+    while len(workers) < 2 and time.monotonic() < deadline and parent.poll() is None:
+        time.sleep(0.2)
+        workers = children()
+    assert len(workers) >= 2, "the batch's workers never started"
+    parent.send_signal(signal.SIGKILL)
+    parent.wait(timeout=30)
+
+    def running(pid: int) -> bool:  # a zombie (dead, not yet reaped by init) is not running
+        try:
+            return "State:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            return False
+
+    deadline = time.monotonic() + 20
+    while any(map(running, workers)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    alive = [w for w in workers if running(w)]
+    for w in alive:  # do not leave them behind even when the test fails
+        os.kill(w, signal.SIGKILL)
+    assert not alive, f"workers {alive} outlived their killed parent"
+
+
+def test_ctrl_c_stops_a_batch_with_exit_130(tmp_path: Path, kb: KnowledgeBase) -> None:
+    """Ctrl-C is neither invalid input (2) nor an internal error (3): the shell's 128 + SIGINT."""
+    source = tmp_path / "patients.ndjson"
+    source.write_text("".join(json.dumps(p) + "\n" for p in generate_patient_dicts(3000, seed=4, kb=kb)))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "medkg.cli", "check", "--batch", str(source)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    first = process.stdout.readline()  # checking has begun
+    process.send_signal(signal.SIGINT)
+    process.stdout.read()
+    error = process.stderr.read().decode()
+    assert first.startswith(b'{"input":')
+    assert process.wait(timeout=120) == 130
+    assert "medkg: interrupted" in error and "internal error" not in error

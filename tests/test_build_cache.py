@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from medkg.build import current_build_folder
+from conftest import run_medkg
+from medkg import build_cache
+from medkg.build import DamagedBuildError, current_build_folder, read_build
 from medkg.build_cache import cached_builds, mark_used, prune
 from medkg.cli import main
 
@@ -49,13 +51,42 @@ def test_prune_keeps_the_current_build_and_the_most_recently_used(tmp_path: Path
     folders = [_fake_build(tmp_path, n, now - 3600 * (i + 1)) for i, n in enumerate(names)]  # b1 newest
     current = _fake_build(tmp_path, "cur", now - 30 * 86400)  # oldest, but current: never pruned
     would = prune(tmp_path, current, keep=1, dry_run=True)
-    assert [b.folder.name for b in would] == ["b2", "b3", "b4"]
+    assert [b.folder.name for b in would.deleted] == ["b2", "b3", "b4"] and would.failed == []
     assert all(f.exists() for f in folders)  # a dry run deletes nothing
     gone = prune(tmp_path, current, keep=1)
-    assert [b.folder.name for b in gone] == ["b2", "b3", "b4"]
+    assert [b.folder.name for b in gone.deleted] == ["b2", "b3", "b4"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["b1", "cur"]
-    assert prune(tmp_path, current, keep=0)[0].folder.name == "b1"
+    assert [b.folder.name for b in prune(tmp_path, current, keep=0).deleted] == ["b1"]
     assert [p.name for p in tmp_path.iterdir()] == ["cur"]
+
+
+def test_a_build_that_cannot_be_deleted_is_reported_not_counted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = time.time()
+    stuck = _fake_build(tmp_path, "stuck", now - 7200)
+    _fake_build(tmp_path, "free", now - 3600)
+    real_rmtree = build_cache.shutil.rmtree
+
+    def rmtree(path: Path, *args: object, **kwargs: object) -> None:
+        if Path(path) == stuck:
+            raise PermissionError(13, "Permission denied", str(stuck / "kb.nt"))
+        real_rmtree(path)
+
+    monkeypatch.setattr(build_cache.shutil, "rmtree", rmtree)
+    done = prune(tmp_path, None, keep=0)
+    assert [b.folder.name for b in done.deleted] == ["free"]
+    assert [(b.folder.name, why) for b, why in done.failed] == [("stuck", f"Permission denied: {stuck / 'kb.nt'}")]
+    assert stuck.exists()
+
+
+def test_symbolic_links_are_not_builds(tmp_path: Path) -> None:
+    now = time.time()
+    real = _fake_build(tmp_path, "real", now - 60)
+    (tmp_path / "alias").symlink_to(real, target_is_directory=True)
+    assert [b.folder.name for b in cached_builds(tmp_path)] == ["real"]
+    assert prune(tmp_path, None, keep=0).deleted[0].folder == real
+    assert not real.exists()
 
 
 def test_prune_refuses_a_negative_keep(tmp_path: Path) -> None:
@@ -83,6 +114,23 @@ def test_mark_used_moves_last_use_at_most_hourly(tmp_path: Path) -> None:
     mark_used(tmp_path / "missing")  # no build there: nothing raised
 
 
+def test_loading_a_build_by_its_folder_marks_it_used(tmp_path: Path) -> None:
+    """``MEDKG_KB`` builds are read through read_build too: pruning must see them in use."""
+    folder = _fake_build(tmp_path, "b", time.time() - 7200)
+    (folder / "meta.json").write_text(json.dumps({"sha256": "s", "medkg_version": "v"}), encoding="utf-8")
+    os.utime(folder / "meta.json", (time.time() - 7200,) * 2)
+    built = read_build(folder)
+    assert (built.sha256, built.version) == ("s", "v")
+    assert time.time() - (folder / "meta.json").stat().st_mtime < 60
+
+
+@pytest.mark.parametrize("content", ["", "{bad", "[]", '{"sha256": "s"}'])
+def test_a_damaged_meta_json_is_named_with_the_way_out(tmp_path: Path, content: str) -> None:
+    (tmp_path / "meta.json").write_text(content, encoding="utf-8")
+    with pytest.raises(DamagedBuildError, match="medkg build --force"):
+        read_build(tmp_path)
+
+
 def test_cli_lists_and_prunes_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MEDKG_CACHE_DIR", str(tmp_path))
     now = time.time()
@@ -106,3 +154,11 @@ def test_cli_lists_and_prunes_the_cache(tmp_path: Path, monkeypatch: pytest.Monk
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([current.name, "old0"])
     refused = runner.invoke(main, ["cache", "prune", "--keep", "-1"])
     assert refused.exit_code == 2
+
+
+def test_cli_usage_errors_name_the_subcommand_and_a_bare_group_prints_its_help() -> None:
+    wrong = run_medkg("cache", "prune", "--keep", "abc")
+    assert wrong.returncode == 2 and "(see 'medkg cache prune --help')" in wrong.stderr
+    bare = run_medkg("cache")
+    assert bare.returncode == 2
+    assert bare.stderr.startswith("Usage: medkg cache") and "\n  list " in bare.stderr and "\n  prune " in bare.stderr

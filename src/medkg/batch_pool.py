@@ -16,6 +16,8 @@ from __future__ import annotations
 import gc
 import json
 import multiprocessing
+import os
+import sys
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -73,7 +75,27 @@ def _check_chunk(raws: list[RawInput], engine: str, chunk_size: int) -> list[Che
         ]
 
 
-def _start_worker(root: Path | None, kb_folder: Path) -> None:
+def _die_with_parent(parent: int) -> None:
+    """Make this worker end when its parent process dies, however it dies (Linux).
+
+    A pool's worker waits for tasks from its parent; if the parent is killed (``kill``, the OOM
+    killer) the worker would wait forever. ``prctl(PR_SET_PDEATHSIG, SIGTERM)`` asks the kernel
+    to send it SIGTERM then. Elsewhere nothing is done (the ``with`` block of the pool still ends
+    its workers when the parent exits normally or by an exception).
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    set_parent_death_signal = 1  # PR_SET_PDEATHSIG, <linux/prctl.h>
+    ctypes.CDLL(None, use_errno=True).prctl(set_parent_death_signal, int(signal.SIGTERM), 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before the request was made
+        os._exit(1)
+
+
+def _start_worker(root: Path | None, kb_folder: Path, parent: int) -> None:
+    _die_with_parent(parent)
     if not _KB:  # spawned, not forked: load the parent's build
         from .knowledge_base import knowledge_base_at
 
@@ -129,7 +151,10 @@ def checked_lines(
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
     with ProcessPoolExecutor(
-        max_workers=jobs, mp_context=context, initializer=_start_worker, initargs=(kb.root, kb.built.folder)
+        max_workers=jobs,
+        mp_context=context,
+        initializer=_start_worker,
+        initargs=(kb.root, kb.built.folder, os.getpid()),
     ) as pool:
         pending: deque[Future[list[CheckedLine]]] = deque()
         for chunk in _chunks(raws, chunk_size):

@@ -32,12 +32,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import __version__
-from .build_cache import cached_builds, mark_used, remove_leftovers
+from .build_cache import crowded_cache_hint, mark_used, remove_leftovers
 from .paths import cache_root, resource_root
 from .reasoner import as_triples, classify, reasoner_input
 from .sources import SourceSet, find_sources, load_sources
 
-__all__ = ["BuiltKnowledgeBase", "build", "compile_caches", "current_build_folder", "ensure_built", "read_build"]
+__all__ = [
+    "BuiltKnowledgeBase",
+    "DamagedBuildError",
+    "build",
+    "compile_caches",
+    "current_build_folder",
+    "ensure_built",
+    "read_build",
+]
 
 
 @dataclass(frozen=True)
@@ -88,10 +96,6 @@ def current_build_folder(root: Path | None = None, cache: Path | None = None) ->
     return _target(find_sources(root or resource_root()), cache or cache_root())
 
 
-#: More builds than this in the cache, and ``medkg build`` says how to prune them.
-_BUILDS_BEFORE_HINT = 10
-
-
 def build(
     root: Path | None = None, cache: Path | None = None, *, force: bool = False, quiet: bool = False
 ) -> BuiltKnowledgeBase:
@@ -112,8 +116,11 @@ def build(
     sources = find_sources(root)
     target = _target(sources, cache)
     if target.joinpath("meta.json").is_file() and not force:
-        mark_used(target)
-        return read_build(target)
+        try:
+            return read_build(target)
+        except DamagedBuildError as error:  # written atomically, so damaged from outside: build it again
+            if not quiet:
+                print(f"medkg build: {error}; rebuilding", file=sys.stderr, flush=True)
 
     def say(message: str) -> None:
         if not quiet:
@@ -147,10 +154,9 @@ def build(
         raise
     remove_leftovers(cache)
     say(f"built {target} ({len(compiled)} triples)")
-    builds = cached_builds(cache, target)
-    if len(builds) > _BUILDS_BEFORE_HINT:
-        megabytes = sum(b.size_bytes for b in builds) / 1e6
-        say(f"the cache {cache} holds {len(builds)} builds ({megabytes:,.0f} MB): 'medkg cache prune' deletes old ones")
+    hint = crowded_cache_hint(cache)
+    if hint:
+        say(hint)
     return read_build(target)
 
 
@@ -241,17 +247,33 @@ def _swap_into_place(staging: Path, target: Path) -> None:
         shutil.rmtree(aside, ignore_errors=True)
 
 
+class DamagedBuildError(FileNotFoundError):
+    """A build folder whose ``meta.json`` cannot be read (a build is written atomically: damaged from outside)."""
+
+
 def read_build(folder: Path) -> BuiltKnowledgeBase:
-    """Return the build in ``folder`` (its ``meta.json``: sha256 and medkg version).
+    """Return the build in ``folder`` (its ``meta.json``: sha256 and medkg version); mark it used.
+
+    Marking use (:func:`medkg.build_cache.mark_used`, at most hourly) tells ``medkg cache prune``
+    which builds are in use, whether a process found the build by its sources or by ``MEDKG_KB``.
 
     Raises:
         FileNotFoundError: if ``folder`` holds no ``meta.json``.
+        DamagedBuildError: if its ``meta.json`` is not a build's (not JSON, or without sha256 and version).
     """
     path = folder / "meta.json"
     if not path.is_file():
         raise FileNotFoundError(f"not a medkg build (no meta.json): {folder}")
-    meta = json.loads(path.read_text(encoding="utf-8"))
-    return BuiltKnowledgeBase(folder, meta["sha256"], meta["medkg_version"])
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+        built = BuiltKnowledgeBase(folder, str(meta["sha256"]), str(meta["medkg_version"]))
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise DamagedBuildError(
+            f"the build in {folder} is damaged (meta.json unreadable: {error.__class__.__name__}); "
+            "'medkg build --force' rebuilds it"
+        ) from error
+    mark_used(folder)
+    return built
 
 
 def ensure_built(root: Path | None = None, cache: Path | None = None) -> BuiltKnowledgeBase:

@@ -20,10 +20,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["CachedBuild", "cached_builds", "mark_used", "prune"]
+__all__ = ["CachedBuild", "Pruned", "cached_builds", "crowded_cache_hint", "mark_used", "prune", "remove_leftovers"]
 
 #: Seconds between two marks of the same build's use (one ``utime`` per process start is plenty).
 _MARK_EVERY = 3600
+#: More builds than this in the cache, and :func:`crowded_cache_hint` suggests pruning.
+_BUILDS_BEFORE_HINT = 10
 #: Staging (``.build-*``) and set-aside (``.old-*``) folders of builds killed half-way.
 _LEFTOVER_PATTERNS = (".build-*", ".old-*")
 
@@ -75,15 +77,16 @@ def cached_builds(cache: Path, current: Path | None = None) -> list[CachedBuild]
     """Return the builds in ``cache``, most recently used first.
 
     A build is a folder holding ``meta.json``; staging and set-aside folders of builds in
-    progress or killed are not builds (``prune`` removes the old ones). ``current``: the folder of
-    the build of the current sources (marked, and never pruned).
+    progress or killed are not builds (``prune`` removes the old ones), nor are symbolic links
+    (a link to a build would count it twice, and pruning would leave the link dangling).
+    ``current``: the folder of the build of the current sources (marked, and never pruned).
     """
     if not cache.is_dir():
         return []
     found = []
     for folder in cache.iterdir():
         meta = folder / "meta.json"
-        if folder.name.startswith(".") or not meta.is_file():
+        if folder.name.startswith(".") or folder.is_symlink() or not meta.is_file():
             continue
         try:
             data = json.loads(meta.read_text(encoding="utf-8"))
@@ -113,15 +116,23 @@ def mark_used(folder: Path, now: float | None = None) -> None:
         pass
 
 
+@dataclass(frozen=True)
+class Pruned:
+    """What :func:`prune` did: the builds deleted (or, dry, to delete) and those it could not delete, with why."""
+
+    deleted: list[CachedBuild]
+    failed: list[tuple[CachedBuild, str]]
+
+
 def prune(
     cache: Path, current: Path | None, *, keep: int = 2, dry_run: bool = False, now: float | None = None
-) -> list[CachedBuild]:
+) -> Pruned:
     """Delete the builds in ``cache`` but ``current`` and the ``keep`` most recently used others.
 
     Also deletes the staging and set-aside folders of builds killed more than an hour ago.
-    Returns the builds deleted (or, with ``dry_run``, those that would be). A build that another
-    process is still reading is not detected: it is kept only if it is among the ``keep`` most
-    recently used.
+    A build that could not be deleted whole (permissions, a busy file system) is reported in
+    :attr:`Pruned.failed`, never counted as deleted. A build that another process is still
+    reading is not detected: it is kept only if it is among the ``keep`` most recently used.
 
     Raises:
         ValueError: if ``keep`` is negative.
@@ -131,11 +142,25 @@ def prune(
     others = [b for b in cached_builds(cache, current) if not b.current]
     doomed = others[keep:]
     if dry_run:
-        return doomed
+        return Pruned(doomed, [])
+    deleted, failed = [], []
     for build in doomed:
-        shutil.rmtree(build.folder, ignore_errors=True)
+        try:
+            shutil.rmtree(build.folder)
+            deleted.append(build)
+        except OSError as error:
+            failed.append((build, f"{error.strerror or error}: {error.filename or build.folder}"))
     remove_leftovers(cache, now)
-    return doomed
+    return Pruned(deleted, failed)
+
+
+def crowded_cache_hint(cache: Path) -> str | None:
+    """Return a one-line suggestion to prune when ``cache`` holds more than ten builds, else None."""
+    builds = cached_builds(cache)
+    if len(builds) <= _BUILDS_BEFORE_HINT:
+        return None
+    megabytes = sum(b.size_bytes for b in builds) / 1e6
+    return f"the cache {cache} holds {len(builds)} builds ({megabytes:,.0f} MB): 'medkg cache prune' deletes old ones"
 
 
 def remove_leftovers(cache: Path, now: float | None = None, older_than: float = 3600) -> None:

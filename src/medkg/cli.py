@@ -5,6 +5,7 @@ Exit codes (also in ``medkg --help``):
   1  such a finding, or a medication that could not be identified
   2  input could not be read or is invalid (one line on stderr)
   3  internal error (no report is printed)
+  130  interrupted (Ctrl-C)
   141  the reader closed standard output (e.g. ``| head``): what it did not read was not written
 """
 
@@ -26,13 +27,15 @@ from . import __version__
 F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_OK, EXIT_FINDINGS, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
+#: stopped by Ctrl-C (SIGINT, as a shell reports 128 + 2)
+EXIT_INTERRUPTED = 130
 #: the reader closed standard output (as a process killed by SIGPIPE): the output is incomplete
 EXIT_PIPE_CLOSED = 141
 EXAMPLES = Path(__file__).parent / "examples"
 _EPILOG = (
     "Exit codes: 0 no major/contraindicated finding and all medications identified; 1 such a finding "
-    "or an unidentified medication; 2 invalid input; 3 internal error; 141 output closed by its reader "
-    "(e.g. | head). medkg supports, and does not replace, clinical judgement."
+    "or an unidentified medication; 2 invalid input; 3 internal error; 130 interrupted (Ctrl-C); "
+    "141 output closed by its reader (e.g. | head). medkg supports, and does not replace, clinical judgement."
 )
 
 
@@ -423,12 +426,20 @@ def _run_batch(
 def build(force: bool) -> None:
     """Compile ontology/ and kg/ into the cached, HermiT-classified knowledge base."""
     from .build import build as run_build
+    from .build_cache import crowded_cache_hint
 
     built = run_build(force=force)
     click.echo(f"{built.folder} sha256 {built.sha256}")
+    hint = crowded_cache_hint(built.folder.parent)
+    if hint:
+        click.echo(f"medkg build: {hint}", err=True)
 
 
-@main.group(epilog=_EPILOG)
+#: The epilog of commands that check no patient (their exit codes are their own).
+_ADMIN_EPILOG = "medkg supports, and does not replace, clinical judgement."
+
+
+@main.group(epilog=_ADMIN_EPILOG)
 def cache() -> None:
     """List or prune the compiled builds in the cache (MEDKG_CACHE_DIR or the user cache)."""
 
@@ -441,7 +452,7 @@ def _cache_rows(builds: list[Any]) -> list[tuple[str, ...]]:
     return rows
 
 
-@cache.command("list", epilog=_EPILOG)
+@cache.command("list", epilog=_ADMIN_EPILOG)
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @_guarded
 def cache_list(output_format: str) -> None:
@@ -460,7 +471,7 @@ def cache_list(output_format: str) -> None:
         _echo_table(_cache_rows(builds))
 
 
-@cache.command("prune", epilog=_EPILOG)
+@cache.command("prune", epilog=_ADMIN_EPILOG)
 @click.option(
     "--keep",
     type=click.IntRange(min=0),
@@ -474,18 +485,24 @@ def cache_prune(keep: int, dry_run: bool) -> None:
     """Delete old builds: all but the current sources' build and the --keep most recently used others.
 
     A build still read by a running process (a server started before the sources changed) is not
-    detected; stop such processes first or keep enough builds.
+    detected; stop such processes first or keep enough builds. Exit 0, or 1 if a build could not
+    be deleted (each named on stderr).
     """
     from .build import current_build_folder
     from .build_cache import prune
     from .paths import cache_root
 
     folder = cache_root()
-    gone = prune(folder, current_build_folder(cache=folder), keep=keep, dry_run=dry_run)
+    done = prune(folder, current_build_folder(cache=folder), keep=keep, dry_run=dry_run)
     verb = "would delete" if dry_run else "deleted"
-    click.echo(f"medkg cache: {verb} {len(gone)} build(s), {sum(b.size_bytes for b in gone) / 1e6:,.1f} MB")
-    for b in gone:
+    megabytes = sum(b.size_bytes for b in done.deleted) / 1e6
+    click.echo(f"medkg cache: {verb} {len(done.deleted)} build(s), {megabytes:,.1f} MB")
+    for b in done.deleted:
         click.echo(f"  {b.folder.name}")
+    for b, why in done.failed:
+        click.echo(f"medkg cache: could not delete {b.folder.name}: {why}", err=True)
+    if done.failed:
+        sys.exit(EXIT_FINDINGS)
 
 
 @main.command(epilog=_EPILOG)
@@ -534,6 +551,7 @@ main.add_command(_serve_command(), name="serve")
 
 @main.command(epilog=_EPILOG)
 @click.argument("which", type=click.Choice(["patient", "report"]))
+@_guarded
 def schema(which: str) -> None:
     """Print the JSON Schema of patient input or of the report."""
     from .patient import Patient
@@ -632,15 +650,18 @@ def diff(old: str, new: str, output_format: str) -> None:
 def run() -> None:
     """Console entry point: like ``main`` but every usage error is one line on stderr (exit 2)."""
     try:
-        main.main(standalone_mode=False)
+        main.main(standalone_mode=False, prog_name="medkg")
     except click.exceptions.Exit as done:
         sys.exit(done.exit_code)
-    except click.exceptions.Abort:
-        click.echo("medkg: aborted", err=True)
+    except click.exceptions.Abort:  # Ctrl-C (click turns KeyboardInterrupt into Abort)
+        click.echo("medkg: interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except click.exceptions.NoArgsIsHelpError as error:  # `medkg` or `medkg cache` alone: the help, as written
+        click.echo(error.ctx.get_help() if error.ctx is not None else error.format_message(), err=True)
         sys.exit(EXIT_INPUT)
     except click.ClickException as error:
         context = getattr(error, "ctx", None)
-        hint = f" (see 'medkg {context.info_name} --help')" if context is not None else ""
+        hint = f" (see '{context.command_path} --help')" if context is not None else ""
         click.echo(f"medkg: {' '.join(error.format_message().split())}{hint}", err=True)
         sys.exit(EXIT_INPUT)
     except Exception as error:  # a fault outside a guarded command: still one line and exit 3
