@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -15,7 +16,6 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import run_medkg
-from medkg import build_cache
 from medkg.build import DamagedBuildError, current_build_folder, read_build
 from medkg.build_cache import cached_builds, mark_used, prune
 from medkg.cli import main
@@ -66,14 +66,14 @@ def test_a_build_that_cannot_be_deleted_is_reported_not_counted(
     now = time.time()
     stuck = _fake_build(tmp_path, "stuck", now - 7200)
     _fake_build(tmp_path, "free", now - 3600)
-    real_rmtree = build_cache.shutil.rmtree
+    real_rmtree = shutil.rmtree
 
     def rmtree(path: Path, *args: object, **kwargs: object) -> None:
         if Path(path) == stuck:
             raise PermissionError(13, "Permission denied", str(stuck / "kb.nt"))
         real_rmtree(path)
 
-    monkeypatch.setattr(build_cache.shutil, "rmtree", rmtree)
+    monkeypatch.setattr(shutil, "rmtree", rmtree)  # the module build_cache deletes with
     done = prune(tmp_path, None, keep=0)
     assert [b.folder.name for b in done.deleted] == ["free"]
     assert [(b.folder.name, why) for b, why in done.failed] == [("stuck", f"Permission denied: {stuck / 'kb.nt'}")]
