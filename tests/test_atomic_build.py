@@ -122,6 +122,20 @@ def test_a_build_with_a_damaged_meta_json_is_built_again(
     assert "is damaged (meta.json unreadable" in capsys.readouterr().err
 
 
+def test_a_new_build_in_a_crowded_cache_suggests_pruning_once(
+    tmp_path: Path, kb: KnowledgeBase, stub_reasoner: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cache = tmp_path / "cache"
+    _copy_build(kb, cache)
+    for number in range(11):
+        (cache / f"old{number}").mkdir()
+        (cache / f"old{number}" / "meta.json").write_text('{"sha256": "x", "medkg_version": "0"}', encoding="utf-8")
+    build(cache=cache, force=True)
+    assert capsys.readouterr().err.count("holds 12 builds") == 1
+    build(cache=cache, force=True, hint_crowded=False)  # medkg build gives the hint itself
+    assert "holds 12 builds" not in capsys.readouterr().err
+
+
 def test_failed_swap_puts_the_previous_build_back(
     tmp_path: Path, kb: KnowledgeBase, stub_reasoner: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:

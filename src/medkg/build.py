@@ -97,7 +97,12 @@ def current_build_folder(root: Path | None = None, cache: Path | None = None) ->
 
 
 def build(
-    root: Path | None = None, cache: Path | None = None, *, force: bool = False, quiet: bool = False
+    root: Path | None = None,
+    cache: Path | None = None,
+    *,
+    force: bool = False,
+    quiet: bool = False,
+    hint_crowded: bool = True,
 ) -> BuiltKnowledgeBase:
     """Compile the knowledge base under ``root`` into ``cache`` and return where it is.
 
@@ -106,6 +111,8 @@ def build(
         cache: cache folder (default: :func:`cache_root`).
         force: rebuild even when a build for the same sources exists.
         quiet: print no progress on stderr.
+        hint_crowded: after a new build, suggest pruning a cache of more than ten builds
+            (``medkg build`` gives the hint itself, new build or not).
 
     Raises:
         medkg.reasoner.ReasonerError: if HermiT finds the knowledge base inconsistent.
@@ -154,7 +161,7 @@ def build(
         raise
     remove_leftovers(cache)
     say(f"built {target} ({len(compiled)} triples)")
-    hint = crowded_cache_hint(cache)
+    hint = crowded_cache_hint(cache) if hint_crowded else None
     if hint:
         say(hint)
     return read_build(target)

@@ -428,7 +428,7 @@ def build(force: bool) -> None:
     from .build import build as run_build
     from .build_cache import crowded_cache_hint
 
-    built = run_build(force=force)
+    built = run_build(force=force, hint_crowded=False)
     click.echo(f"{built.folder} sha256 {built.sha256}")
     hint = crowded_cache_hint(built.folder.parent)
     if hint:
