@@ -130,8 +130,14 @@ def test_a_new_build_in_a_crowded_cache_suggests_pruning_once(
     for number in range(11):
         (cache / f"old{number}").mkdir()
         (cache / f"old{number}" / "meta.json").write_text('{"sha256": "x", "medkg_version": "0"}', encoding="utf-8")
-    build(cache=cache, force=True)
+    previous = os.umask(0o022)
+    try:
+        built = build(cache=cache, force=True)
+    finally:
+        os.umask(previous)
     assert capsys.readouterr().err.count("holds 12 builds") == 1
+    # readable by a shared cache's other users, as a plainly made folder would be
+    assert built.folder.stat().st_mode & 0o777 == 0o755
     build(cache=cache, force=True, hint_crowded=False)  # medkg build gives the hint itself
     assert "holds 12 builds" not in capsys.readouterr().err
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
+import tempfile
 import time
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from click.testing import CliRunner
 from conftest import run_medkg
 from medkg.build import DamagedBuildError, current_build_folder, read_build
 from medkg.build_cache import cached_builds, mark_used, prune
+from medkg.cache import as_if_created, write_atomically
 from medkg.cli import main
 
 
@@ -162,3 +165,20 @@ def test_cli_usage_errors_name_the_subcommand_and_a_bare_group_prints_its_help()
     bare = run_medkg("cache")
     assert bare.returncode == 2
     assert bare.stderr.startswith("Usage: medkg cache") and "\n  list " in bare.stderr and "\n  prune " in bare.stderr
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
+def test_cache_files_get_the_permissions_of_plainly_created_files(tmp_path: Path) -> None:
+    """A shared MEDKG_CACHE_DIR must be readable by its other users (mkstemp alone would give 0600)."""
+    previous = os.umask(0o022)
+    try:
+        write_atomically(tmp_path / "value.pickle", {"a": 1})
+        assert stat.S_IMODE((tmp_path / "value.pickle").stat().st_mode) == 0o644
+        folder = Path(tempfile.mkdtemp(dir=tmp_path))
+        as_if_created(folder)
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o755
+        os.umask(0o077)  # a private umask stays private
+        write_atomically(tmp_path / "private.pickle", {"a": 1})
+        assert stat.S_IMODE((tmp_path / "private.pickle").stat().st_mode) == 0o600
+    finally:
+        os.umask(previous)

@@ -33,6 +33,7 @@ from pathlib import Path
 
 from . import __version__
 from .build_cache import crowded_cache_hint, mark_used, remove_leftovers
+from .cache import as_if_created
 from .paths import cache_root, resource_root
 from .reasoner import as_triples, classify, reasoner_input
 from .sources import SourceSet, find_sources, load_sources
@@ -142,6 +143,7 @@ def build(
 
     cache.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".build-", dir=cache))
+    as_if_created(staging)  # a shared cache's other users must be able to read the build
     try:
         compiled.serialize(staging / "kb.nt", format="nt", encoding="utf-8")
         owl_input.serialize(staging / "kb-owl.nt", format="nt", encoding="utf-8")

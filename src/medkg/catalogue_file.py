@@ -24,6 +24,8 @@ from collections.abc import Callable, Iterable, Mapping
 from multiprocessing.connection import Connection
 from pathlib import Path
 
+from .cache import as_if_created
+
 __all__ = ["GROUPS", "TABLES", "CatalogueFile", "write_catalogue_file"]
 
 Row = Mapping[str, object]
@@ -202,6 +204,7 @@ def write_catalogue_file(
     """
     handle, temporary = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".sqlite", dir=path.parent)
     os.close(handle)
+    as_if_created(Path(temporary))
     try:
         figures = _write_groups(temporary, read, jobs)
         db = sqlite3.connect(temporary)
