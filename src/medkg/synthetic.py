@@ -27,10 +27,10 @@ def generate_patient_dicts(
         ValueError: if ``count`` is negative, or not ``1 <= min_drugs <= max_drugs``, or
             ``min_drugs`` exceeds the knowledge base's drugs.
     """
+    if count < 0 or not 1 <= min_drugs <= max_drugs:  # before the knowledge base is loaded
+        raise ValueError(f"need count >= 0 and 1 <= min_drugs <= max_drugs, not {count}, {min_drugs}, {max_drugs}")
     kb = kb or default_knowledge_base()
     drugs = sorted({kb.label(iri) for iri in kb.drug_names.values()})
-    if count < 0 or not 1 <= min_drugs <= max_drugs:
-        raise ValueError(f"need count >= 0 and 1 <= min_drugs <= max_drugs, not {count}, {min_drugs}, {max_drugs}")
     if min_drugs > len(drugs):
         raise ValueError(f"min_drugs {min_drugs} exceeds the knowledge base's {len(drugs)} drugs")
     rng = random.Random(seed)
