@@ -44,9 +44,9 @@ import pyoxigraph
 from rdflib import Graph
 
 from medkg import __version__
-from medkg.build import compile_caches, read_build
+from medkg.build import compile_caches, interval_subsumptions, read_build
 from medkg.paths import resource_root
-from medkg.reasoner import as_triples, classify, reasoner_input
+from medkg.reasoner import as_triples, classify, reasoner_input, with_subsumptions
 from synth_kb_drugs import SYN, generate_drugs
 from synth_kb_realise import classify_by_profile
 from synth_kb_rules import RuleCounts, rule_chunks
@@ -162,7 +162,7 @@ def generate(
         progress.say(f"{prototypes} distinct profiles for {drugs} drugs ({reasoned} triples given to HermiT)")
     else:
         progress.say(f"classifying {len(owl_input)} triples with HermiT (ontology + drug profiles, no rules)")
-        inferred = as_triples(classify([owl_input]))
+        inferred = as_triples(with_subsumptions(classify([owl_input]), interval_subsumptions(shared)))
     timings["classify_s"] = time.perf_counter() - clock
     cpu["classify_s"] = _cpu_s() - cpu_clock
     progress.say(f"HermiT inferred {len(inferred)} triples in {timings['classify_s']:.1f} s")

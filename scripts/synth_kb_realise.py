@@ -16,7 +16,8 @@ from rdflib import Graph, URIRef
 from rdflib.namespace import OWL, RDF, RDFS
 from rdflib.term import Node
 
-from medkg.reasoner import classify, reasoner_input
+from medkg.build import interval_subsumptions
+from medkg.reasoner import classify, reasoner_input, with_subsumptions
 from medkg.vocabulary import MEDKG
 from synth_kb_drugs import SYN, DrugCatalogue
 
@@ -52,7 +53,7 @@ def classify_by_profile(shared: Graph, profiles: Graph, catalogue: DrugCatalogue
             for p, o in signature:
                 tbox.add((prototype, p, o))
     owl_input = reasoner_input(tbox)
-    classification = classify([owl_input])
+    classification = with_subsumptions(classify([owl_input]), interval_subsumptions(tbox))
 
     inferred = Graph()
     prototype_iris = {str(p) for p in prototypes.values()}

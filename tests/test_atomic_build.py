@@ -25,6 +25,7 @@ from rdflib import Graph
 import medkg.build as build_module
 from medkg.build import build
 from medkg.knowledge_base import KnowledgeBase
+from medkg.reasoner import Classification
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="process groups and SIGKILL are POSIX")
 
@@ -93,7 +94,7 @@ def test_build_killed_while_classifying_leaves_the_previous_build_usable(tmp_pat
 @pytest.fixture
 def stub_reasoner(monkeypatch: pytest.MonkeyPatch) -> None:
     """Replace HermiT by 'no inferences' so a build takes seconds (the swap is what is tested)."""
-    monkeypatch.setattr(build_module, "classify", lambda graphs: None)
+    monkeypatch.setattr(build_module, "classify", lambda graphs: Classification({}, {}))
     monkeypatch.setattr(build_module, "as_triples", lambda classified: Graph())
 
 

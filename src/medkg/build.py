@@ -1,7 +1,8 @@
 """``medkg build``: compile the edited sources into a cached, classified knowledge base.
 
 Steps: read ``ontology/`` and ``kg/`` (tables compiled to RDF), classify with HermiT once,
-materialise the inferred types and class hierarchy, and write four files to
+materialise the inferred types and class hierarchy (completed by the interval subsumptions of
+``queries/materialise/``, which HermiT may miss), and write four files to
 ``<cache>/<sha256 of the sources>/``:
 
 * ``kb.nt`` - sources plus inferences: what the default engine queries;
@@ -31,12 +32,16 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from rdflib import Graph
+
 from . import __version__
 from .build_cache import crowded_cache_hint, mark_used, remove_leftovers
 from .cache import as_if_created
 from .paths import cache_root, resource_root
-from .reasoner import as_triples, classify, reasoner_input
+from .queries import query_files, query_text
+from .reasoner import as_triples, classify, reasoner_input, with_subsumptions
 from .sources import SourceSet, find_sources, load_sources
+from .store import QueryStore
 
 __all__ = [
     "BuiltKnowledgeBase",
@@ -45,6 +50,7 @@ __all__ = [
     "compile_caches",
     "current_build_folder",
     "ensure_built",
+    "interval_subsumptions",
     "read_build",
 ]
 
@@ -84,11 +90,13 @@ class BuiltKnowledgeBase:
 
 
 def _target(sources: SourceSet, cache: Path) -> Path:
-    """Return the build folder of ``sources``, named by their hash and the medkg version that compiles them.
+    """Return the build folder of ``sources``, named by their hash, the medkg version and the build's own queries.
 
-    A new medkg version may compile the same sources differently, so it never reuses an older build.
+    A new medkg version, or a changed query of ``queries/materialise/``, may compile the same
+    sources differently, so neither reuses an older build.
     """
-    key = hashlib.sha256(f"{sources.sha256}\n{__version__}\n".encode()).hexdigest()
+    materialise = "".join(query_text(name, sources.root) for name in query_files("materialise", sources.root))
+    key = hashlib.sha256(f"{sources.sha256}\n{__version__}\n{materialise}".encode()).hexdigest()
     return cache / key[:24]
 
 
@@ -138,7 +146,7 @@ def build(
     graph = load_sources(sources)
     owl_input = reasoner_input(graph)
     say(f"classifying {len(owl_input)} triples with HermiT (once per build)")
-    inferred = as_triples(classify([owl_input]))
+    inferred = as_triples(with_subsumptions(classify([owl_input]), interval_subsumptions(graph, root)))
     compiled = graph + inferred
 
     cache.mkdir(parents=True, exist_ok=True)
@@ -167,6 +175,16 @@ def build(
     if hint:
         say(hint)
     return read_build(target)
+
+
+def interval_subsumptions(graph: Graph, root: Path | None = None) -> list[tuple[str, str]]:
+    """Return the ``(subclass, superclass)`` IRI pairs between populations defined by one numeric interval.
+
+    The rows of ``queries/materialise/interval-subsumptions.rq`` over ``graph`` (the sources):
+    sound subsumptions HermiT may miss (see that query), added to its hierarchy by :func:`build`.
+    """
+    rows = QueryStore.from_graph(graph).select(query_text("materialise/interval-subsumptions", root))
+    return [(str(row["sub"]), str(row["super"])) for row in rows]
 
 
 def compile_caches(built: BuiltKnowledgeBase, root: Path | None = None) -> dict[str, float]:

@@ -17,7 +17,15 @@ from rdflib import Graph, URIRef
 from rdflib.namespace import OWL, RDF, RDFS
 from rdflib.term import Node
 
-__all__ = ["Classification", "ReasonerError", "as_triples", "classify", "extract_for", "reasoner_input"]
+__all__ = [
+    "Classification",
+    "ReasonerError",
+    "as_triples",
+    "classify",
+    "extract_for",
+    "reasoner_input",
+    "with_subsumptions",
+]
 
 _THING = str(OWL.Thing)
 _META_CLASSES = frozenset(
@@ -151,6 +159,39 @@ def _named(entities: Iterable[object]) -> frozenset[str]:
         if isinstance(iri, str) and iri != _THING:
             names.add(iri)
     return frozenset(names)
+
+
+def with_subsumptions(classification: Classification, subsumptions: Iterable[tuple[str, str]]) -> Classification:
+    """Return ``classification`` with further entailed subsumptions added, closed transitively.
+
+    Args:
+        classification: HermiT's result (:func:`classify`).
+        subsumptions: ``(subclass IRI, superclass IRI)`` pairs entailed by the input but missed by
+            HermiT, e.g. the rows of ``queries/materialise/interval-subsumptions.rq``.
+
+    Every class under a pair's subclass gains the superclass and its ancestors, and so does every
+    individual of it. Returns ``classification`` itself when HermiT already had every pair.
+    """
+    import networkx as nx
+
+    missing = [(sub, sup) for sub, sup in subsumptions if sup not in classification.superclasses.get(sub, frozenset())]
+    if not missing:
+        return classification
+    hierarchy = nx.DiGraph()
+    hierarchy.add_edges_from(
+        (cls, ancestor) for cls, ancestors in classification.superclasses.items() for ancestor in ancestors
+    )
+    hierarchy.add_edges_from(missing)
+    closed = nx.transitive_closure(hierarchy, reflexive=False)
+
+    def above(classes: Iterable[str]) -> frozenset[str]:
+        return frozenset(classes).union(*(closed.successors(c) for c in classes if c in closed))
+
+    superclasses = dict(classification.superclasses)
+    for cls in closed.nodes:
+        superclasses[cls] = frozenset(closed.successors(cls)) - {cls}
+    types = {iri: above(classes) for iri, classes in classification.types.items()}
+    return Classification(types, superclasses)
 
 
 def as_triples(classification: Classification) -> Graph:
