@@ -218,3 +218,18 @@ def test_generated_patients_refuse_impossible_sizes(kb: KnowledgeBase) -> None:
     with pytest.raises(ValueError, match="min_drugs <= max_drugs"):
         generate_patient_dicts(1, kb=kb, min_drugs=5, max_drugs=3)
     assert [len(p["medications"]) for p in generate_patient_dicts(3, kb=kb, min_drugs=4, max_drugs=4)] == [4, 4, 4]
+
+
+def test_missing_data_advice_names_each_value_once(kb: KnowledgeBase) -> None:
+    """ "hepatic function (Child-Pugh class) (Child-Pugh class)": a property label the domain already names is not repeated."""
+    report = check({"age_years": 60, "sex": "male", "medications": [{"drug": "ticagrelor"}]}, kb=kb)
+    hepatic = [f for f in report.findings if f.title == "Not assessed: hepatic function (Child-Pugh class) unknown"]
+    assert [f.recommendation for f in hepatic] == [
+        "Give the patient's hepatic function (Child-Pugh class) to assess these rules."
+    ]
+    report = check({"sex": "female", "age_years": 30, "medications": [{"drug": "haloperidol"}]}, kb=kb)
+    lactation = [f for f in report.findings if f.title == "Not assessed: lactation status unknown"]
+    assert [f.recommendation for f in lactation] == [
+        "Give the patient's lactation status (breastfeeding) to assess these rules."
+    ]
+

@@ -377,6 +377,11 @@ def _rule_finding(kb: KnowledgeBase, rule_iri: str, rows: list[Row], explain: _E
     )
 
 
+def _not_named_in(domain: str, properties: list[str]) -> list[str]:
+    """Return the property labels ``domain`` does not already name ("age (age)" says nothing more)."""
+    return [label for label in properties if label.lower() not in domain.lower()]
+
+
 def _missing_data_findings(kb: KnowledgeBase, rows: list[Row]) -> list[Finding]:
     by_domain: dict[str, list[Row]] = defaultdict(list)
     for row in rows:
@@ -397,7 +402,9 @@ def _missing_data_findings(kb: KnowledgeBase, rows: list[Row]) -> list[Finding]:
                 summary=f"Not assessed: {domain} unknown; {len(rules)} rule(s)"
                 + (f" for {', '.join(drugs)}" if drugs else "")
                 + " could not be checked.",
-                recommendation=f"Give the patient's {domain} ({', '.join(properties)}) to assess these rules.",
+                recommendation=f"Give the patient's {domain}"
+                + (f" ({', '.join(named)})" if (named := _not_named_in(domain, properties)) else "")
+                + " to assess these rules.",
                 because=[f"rule not assessed: {label}" for label in rules],
             )
         )
