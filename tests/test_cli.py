@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -150,3 +151,53 @@ def test_reader_closing_the_output_stops_the_batch_quietly(kb: KnowledgeBase, tm
     assert process.wait(timeout=300) == 141
     assert first.startswith(b'{"input":')
     assert "internal error" not in error and "Traceback" not in error, error
+
+
+def _run_with_stdout(stdout: int | None, *args: str) -> tuple[int, str]:
+    """Run medkg with standard output as given (None: closed, as the shell's ``>&-``); return (exit code, stderr)."""
+    process = subprocess.run(
+        [sys.executable, "-m", "medkg.cli", *args],
+        stdout=stdout if stdout is not None else subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        check=False,
+        timeout=300,
+        # a closed descriptor 1 in the child: close it before exec (subprocess cannot pass "closed")
+        preexec_fn=(lambda: os.close(1)) if stdout is None else None,
+    )
+    return process.returncode, process.stderr
+
+
+@pytest.mark.parametrize("args", [["check", "baclofen"], ["check", "--format", "json", "baclofen"], ["--version"]])
+def test_closed_standard_output_is_an_error_not_a_silent_report(kb: KnowledgeBase, args: list[str]) -> None:
+    """``medkg check ... >&-``: the report cannot be delivered, so exit 3 with one line, never exit 0/1 with nothing."""
+    code, error = _run_with_stdout(None, *args)
+    assert code == 3
+    assert error.strip() == "medkg: cannot write the output: standard output is closed; it is missing or incomplete"
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_full_disk_is_reported_as_such(kb: KnowledgeBase, tmp_path: Path, jobs: str) -> None:
+    """``medkg check --batch ... > /dev/full``: 'No space left on device', exit 3, no traceback file."""
+    batch = tmp_path / "batch.jsonl"
+    batch.write_text('{"medications": [{"drug": "baclofen"}]}\n' * 3, encoding="utf-8")
+    with open("/dev/full", "w") as full:
+        code, error = _run_with_stdout(full.fileno(), "check", "--batch", str(batch), "--jobs", jobs)
+    assert code == 3
+    assert "cannot write the output: No space left on device" in error
+    assert "internal error" not in error and "Traceback" not in error, error
+
+
+@pytest.mark.parametrize("args", [["--help"], ["--version"], ["check", "--help"]])
+def test_help_into_a_closed_pipe_exits_141(args: list[str]) -> None:
+    """``medkg --help | head -0``: as for a report, exit 141 and no message (click alone exits 1)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "medkg.cli", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()
+    error = process.stderr.read().decode()
+    process.stderr.close()
+    assert process.wait(timeout=120) == 141
+    assert error == ""

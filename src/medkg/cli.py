@@ -4,13 +4,15 @@ Exit codes (also in ``medkg --help``):
   0  no finding of severity major or contraindicated, and every medication identified
   1  such a finding, or a medication that could not be identified
   2  input could not be read or is invalid (one line on stderr)
-  3  internal error (no report is printed)
+  3  internal error (no report is printed), or the output could not be written (disk full,
+     standard output closed): one line on stderr either way
   130  interrupted (Ctrl-C)
   141  the reader closed standard output (e.g. ``| head``): what it did not read was not written
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sys
@@ -34,7 +36,7 @@ EXIT_PIPE_CLOSED = 141
 EXAMPLES = Path(__file__).parent / "examples"
 _EPILOG = (
     "Exit codes: 0 no major/contraindicated finding and all medications identified; 1 such a finding "
-    "or an unidentified medication; 2 invalid input; 3 internal error; 130 interrupted (Ctrl-C); "
+    "or an unidentified medication; 2 invalid input; 3 internal error or output not writable; 130 interrupted (Ctrl-C); "
     "141 output closed by its reader (e.g. | head). medkg supports, and does not replace, clinical judgement."
 )
 
@@ -66,6 +68,36 @@ def _fail_internal(error: BaseException) -> None:
     sys.exit(EXIT_INTERNAL)
 
 
+#: write errors that mean the output cannot be delivered (not a fault of medkg's): closed, full, too large
+_OUTPUT_ERRORS = frozenset({errno.EBADF, errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
+class _ClosedOutput:
+    """Stands in for a standard output the shell closed (``>&-``; Python then has ``sys.stdout = None``).
+
+    Without it click writes nothing and medkg would exit 0 or 1 as if the report had been
+    delivered; with it, the first write fails like a write to a closed descriptor.
+    """
+
+    def write(self, text: str) -> int:
+        raise OSError(errno.EBADF, "standard output is closed")
+
+    def flush(self) -> None:
+        """Nothing is buffered."""
+
+    def isatty(self) -> bool:
+        return False
+
+
+def _output_failed(error: OSError) -> None:
+    """Report that the output could not be written: one line on stderr, exit 3 (what was written may be incomplete)."""
+    null = os.open(os.devnull, os.O_WRONLY)  # the interpreter's last flush must not fail again
+    if sys.stdout is not None and not isinstance(sys.stdout, _ClosedOutput):
+        os.dup2(null, sys.stdout.fileno())
+    click.echo(f"medkg: cannot write the output: {error.strerror or error}; it is missing or incomplete", err=True)
+    sys.exit(EXIT_INTERNAL)
+
+
 def _reader_gone() -> None:
     """Stop quietly when the reader of standard output closed it (``medkg check --batch ... | head``).
 
@@ -86,11 +118,17 @@ def _guarded(function: F) -> F:
     @functools.wraps(function)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return function(*args, **kwargs)
+            result = function(*args, **kwargs)
+            sys.stdout.flush()  # a full disk shows here, not in the interpreter's last flush
+            return result
         except InputError as error:
             _fail_input(str(error))
         except BrokenPipeError:
             _reader_gone()
+        except OSError as error:
+            if error.errno not in _OUTPUT_ERRORS:
+                _fail_internal(error)
+            _output_failed(error)
         except click.exceptions.Exit:
             raise
         except click.ClickException:
@@ -649,10 +687,18 @@ def diff(old: str, new: str, output_format: str) -> None:
 
 def run() -> None:
     """Console entry point: like ``main`` but every usage error is one line on stderr (exit 2)."""
+    if sys.stdout is None:
+        sys.stdout = _ClosedOutput()
     try:
         main.main(standalone_mode=False, prog_name="medkg")
     except click.exceptions.Exit as done:
         sys.exit(done.exit_code)
+    except SystemExit as done:
+        # click ends --help or --version into a closed pipe with exit 1, after wrapping standard
+        # output in its (_)PacifyFlushWrapper (named, not imported: click 8.2 made it private)
+        if done.code == 1 and type(sys.stdout).__name__.lstrip("_") == "PacifyFlushWrapper":
+            _reader_gone()
+        raise
     except click.exceptions.Abort:  # Ctrl-C (click turns KeyboardInterrupt into Abort)
         click.echo("medkg: interrupted", err=True)
         sys.exit(EXIT_INTERRUPTED)
@@ -664,6 +710,12 @@ def run() -> None:
         hint = f" (see '{context.command_path} --help')" if context is not None else ""
         click.echo(f"medkg: {' '.join(error.format_message().split())}{hint}", err=True)
         sys.exit(EXIT_INPUT)
+    except BrokenPipeError:  # --help or --version into a closed pipe
+        _reader_gone()
+    except OSError as error:
+        if error.errno not in _OUTPUT_ERRORS:
+            _fail_internal(error)
+        _output_failed(error)
     except Exception as error:  # a fault outside a guarded command: still one line and exit 3
         _fail_internal(error)
 
