@@ -233,3 +233,24 @@ def test_missing_data_advice_names_each_value_once(kb: KnowledgeBase) -> None:
         "Give the patient's lactation status (breastfeeding) to assess these rules."
     ]
 
+
+@pytest.mark.parametrize("drug", ["propranolol", "carvedilol", "nadolol"])
+def test_asthma_of_any_severity_contraindicates_non_selective_beta_blockers(kb: KnowledgeBase, drug: str) -> None:
+    """Their labels contraindicate bronchial asthma without a severity; plain "asthma" was once 'not used'.
+
+    Sources: propranolol and carvedilol US labels (as summarised in kg/sources), Swiss Corgard
+    (nadolol) product information: contraindications include bronchial asthma.
+    """
+    report = check({"age_years": 50, "sex": "male", "conditions": ["asthma"], "medications": [{"drug": drug}]}, kb=kb)
+    assert report.not_used == []  # "asthma" is a known condition now
+    contraindications = [f for f in report.findings if f.kind == "contraindication" and f.drugs == [drug]]
+    assert [f.severity for f in contraindications] == ["contraindicated"], [f.title for f in report.findings]
+    assert "asthma" in contraindications[0].title.lower()
+
+
+def test_plain_asthma_is_not_the_opioid_labels_acute_or_severe_asthma(kb: KnowledgeBase) -> None:
+    """The opioid contraindication names acute or severe bronchial asthma only: "asthma" alone must not trigger it."""
+    mild = check({"age_years": 50, "conditions": ["asthma"], "medications": [{"drug": "oxycodone"}]}, kb=kb)
+    severe = check({"age_years": 50, "conditions": ["severe asthma"], "medications": [{"drug": "oxycodone"}]}, kb=kb)
+    assert not [f for f in mild.findings if f.kind == "contraindication"]
+    assert [f.drugs for f in severe.findings if f.kind == "contraindication"] == [["oxycodone"]]
