@@ -254,3 +254,43 @@ def test_plain_asthma_is_not_the_opioid_labels_acute_or_severe_asthma(kb: Knowle
     severe = check({"age_years": 50, "conditions": ["severe asthma"], "medications": [{"drug": "oxycodone"}]}, kb=kb)
     assert not [f for f in mild.findings if f.kind == "contraindication"]
     assert [f.drugs for f in severe.findings if f.kind == "contraindication"] == [["oxycodone"]]
+
+
+def _contraindicated(kb: KnowledgeBase, condition: str, drug: str) -> bool:
+    patient = {"age_years": 70, "sex": "male", "conditions": [condition], "medications": [{"drug": drug}]}
+    report = check(patient, kb=kb)
+    assert report.not_used == [], report.not_used
+    return any(f.kind == "contraindication" and f.drugs == [drug] for f in report.findings)
+
+
+@pytest.mark.parametrize(
+    ("condition", "drug", "expected"),
+    [
+        # propranolol label: sinus bradycardia and block beyond the first degree
+        ("sinus bradycardia", "propranolol", True),
+        ("second degree av block", "propranolol", True),
+        # carvedilol label: second- or third-degree AV block, sick sinus syndrome, severe bradycardia
+        ("complete heart block", "carvedilol", True),
+        ("sick sinus syndrome", "carvedilol", True),
+        # Swiss nadolol product information: AV block II-III, sick sinus syndrome, bradycardia below 50/min
+        ("bradycardia", "nadolol", True),
+        # verapamil and diltiazem: sick sinus syndrome or second/third-degree AV block (not bradycardia alone)
+        ("sick sinus syndrome", "verapamil", True),
+        ("third degree av block", "diltiazem", True),
+        ("bradycardia", "verapamil", False),
+        ("sinus bradycardia", "diltiazem", False),
+        # a dihydropyridine calcium-channel blocker does not slow AV conduction: no rule
+        ("complete heart block", "amlodipine", False),
+    ],
+)
+def test_conduction_disease_contraindications(kb: KnowledgeBase, condition: str, drug: str, expected: bool) -> None:
+    """Drugs that slow the sinus node or AV conduction, in bradycardia, sick sinus syndrome or AV block II-III."""
+    assert _contraindicated(kb, condition, drug) is expected
+
+
+def test_first_degree_av_block_is_not_taken_for_a_higher_grade(kb: KnowledgeBase) -> None:
+    """The labels name block beyond the first degree: "first degree av block" must not match, and is listed as not used."""
+    patient = {"age_years": 70, "conditions": ["first degree av block"], "medications": [{"drug": "propranolol"}]}
+    report = check(patient, kb=kb)
+    assert report.not_used == ["condition: first degree av block"]
+    assert not [f for f in report.findings if f.kind == "contraindication"]
