@@ -201,3 +201,35 @@ def test_help_into_a_closed_pipe_exits_141(args: list[str]) -> None:
     process.stderr.close()
     assert process.wait(timeout=120) == 141
     assert error == ""
+
+
+@pytest.mark.parametrize(
+    "args", [["check", "--example", "baclofen-trazodone"], ["check", "--batch", "BATCH", "--jobs", "2"]]
+)
+def test_a_report_cut_short_by_a_file_size_limit_is_an_error(
+    kb: KnowledgeBase, tmp_path: Path, args: list[str]
+) -> None:
+    """``ulimit -f 1; medkg check ... > file``: Python's buffered writer dropped the rest of a partial write
+    silently (exit 1, a 1 KB report); the report is written with os.write, so the cut is exit 3."""
+    import resource
+
+    batch = tmp_path / "batch.jsonl"
+    batch.write_text('{"medications": [{"drug": "baclofen"}, {"drug": "trazodone"}]}\n' * 20, encoding="utf-8")
+    out = tmp_path / "out.txt"
+
+    def limit_file_size() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, resource.RLIM_INFINITY))
+
+    with out.open("w") as sink:
+        process = subprocess.run(
+            [sys.executable, "-m", "medkg.cli", *[str(batch) if a == "BATCH" else a for a in args]],
+            stdout=sink,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+            timeout=300,
+            preexec_fn=limit_file_size,
+        )
+    assert out.stat().st_size <= 4096
+    assert process.returncode == 3, process.stderr
+    assert "medkg: cannot write the output: File too large" in process.stderr

@@ -13,6 +13,7 @@ Exit codes (also in ``medkg --help``):
 from __future__ import annotations
 
 import errno
+import io
 import json
 import os
 import sys
@@ -87,6 +88,29 @@ class _ClosedOutput:
 
     def isatty(self) -> bool:
         return False
+
+    def fileno(self) -> int:
+        raise OSError(errno.EBADF, "standard output is closed")
+
+
+def _write_out(text: str) -> None:
+    """Write ``text`` (UTF-8) to standard output whole, or raise OSError.
+
+    A report or a batch record goes out this way, not through ``sys.stdout``: when a write is cut
+    short (a file-size limit, a disk filling up), Python's buffered writer can drop the rest
+    without an error, and medkg would exit 0 or 1 on a truncated report. ``os.write`` in a loop
+    meets the refusal of the next write instead. (A stream without a descriptor, such as click's
+    test runner, is written to directly.)
+    """
+    sys.stdout.flush()
+    try:
+        descriptor = sys.stdout.fileno()
+    except io.UnsupportedOperation:
+        sys.stdout.write(text)
+        return
+    rest = memoryview(text.encode("utf-8"))
+    while rest:
+        rest = rest[os.write(descriptor, rest) :]
 
 
 def _output_failed(error: OSError) -> None:
@@ -382,9 +406,11 @@ def check(
         try:
             output.write_text(text, encoding="utf-8")
         except OSError as error:
+            if error.errno in _OUTPUT_ERRORS:  # a full disk, as for standard output: exit 3
+                raise
             _fail_input(f"cannot write {output}: {error.strerror or error}")
     else:
-        click.echo(text, nl=False)
+        _write_out(text)
     sys.exit(report.exit_code)
 
 
@@ -425,7 +451,7 @@ def _run_batch(
     severities: Counter[str] = Counter()
     with ExitStack() as stack:
         try:
-            sink = stack.enter_context(output.open("w", encoding="utf-8")) if output else sys.stdout
+            write = stack.enter_context(output.open("w", encoding="utf-8")).write if output else _write_out
         except OSError as error:
             _fail_input(f"cannot write {output}: {error.strerror or error}")
             return
@@ -443,7 +469,7 @@ def _run_batch(
             click.progressbar(length=total or 0, label="checking", file=sys.stderr, hidden=not show or total is None)
         )
         for checked in lines:
-            sink.write(checked.line + "\n")
+            write(checked.line + "\n")
             exits[checked.exit_code] += 1
             severities.update(checked.severities)
             bar.update(1)
@@ -574,7 +600,7 @@ def query(query_file: Path, patient_file: Path | None, output_format: str, store
     from .sparql_cli import run_query
 
     text = query_file.read_text(encoding="utf-8")
-    click.echo(run_query(text, patient_file, output_format, kb=_knowledge_base(store)), nl=False)
+    _write_out(run_query(text, patient_file, output_format, kb=_knowledge_base(store)))
 
 
 def _serve_command() -> click.Command:
