@@ -230,8 +230,15 @@ def test_missing_data_advice_names_each_value_once(kb: KnowledgeBase) -> None:
     report = check({"sex": "female", "age_years": 30, "medications": [{"drug": "haloperidol"}]}, kb=kb)
     lactation = [f for f in report.findings if f.title == "Not assessed: lactation status unknown"]
     assert [f.recommendation for f in lactation] == [
-        "Give the patient's lactation status (breastfeeding) to assess these rules."
+        "Give the patient's lactation status to assess these rules; medkg reads it from: breastfeeding."
     ]
+    report = check({"age_years": 60, "medications": [{"drug": "dofetilide"}, {"drug": "warfarin"}]}, kb=kb)
+    advice = sorted(f.recommendation or "" for f in report.findings if f.kind == "not-assessed")
+    assert (
+        "Give the patient's QTc interval to assess these rules; medkg reads it from: corrected QT interval (QTc)."
+        in advice
+    )
+    assert not [text for text in advice if "((" in text or "))" in text], advice
 
 
 @pytest.mark.parametrize("drug", ["propranolol", "carvedilol", "nadolol"])

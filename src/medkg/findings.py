@@ -12,6 +12,7 @@ so they state the facts that fired rather than a fixed template.
 
 from __future__ import annotations
 
+import re
 import weakref
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
@@ -377,9 +378,17 @@ def _rule_finding(kb: KnowledgeBase, rule_iri: str, rows: list[Row], explain: _E
     )
 
 
-def _not_named_in(domain: str, properties: list[str]) -> list[str]:
-    """Return the property labels ``domain`` does not already name ("age (age)" says nothing more)."""
-    return [label for label in properties if label.lower() not in domain.lower()]
+def _advice(domain: str, properties: list[str]) -> str:
+    """Return what to give for a missing ``domain``, naming the patient values it is read from.
+
+    A value the domain already names is not repeated ("hepatic function (Child-Pugh class)" is
+    enough); others follow after the sentence, so labels with parentheses never nest:
+    "Give the patient's renal function to assess these rules; medkg reads it from: creatinine
+    clearance (CrCl), estimated GFR (eGFR)."
+    """
+    named = [label for label in properties if not re.search(rf"\b{re.escape(label)}\b", domain, re.IGNORECASE)]
+    reads = f"; medkg reads it from: {', '.join(named)}" if named else ""
+    return f"Give the patient's {domain} to assess these rules{reads}."
 
 
 def _missing_data_findings(kb: KnowledgeBase, rows: list[Row]) -> list[Finding]:
@@ -399,12 +408,10 @@ def _missing_data_findings(kb: KnowledgeBase, rows: list[Row]) -> list[Finding]:
                 severity="info",
                 drugs=drugs,
                 title=f"Not assessed: {domain} unknown",
-                summary=f"Not assessed: {domain} unknown; {len(rules)} rule(s)"
+                summary=f"Not assessed: {domain} unknown; {len(rules)} rule{'' if len(rules) == 1 else 's'}"
                 + (f" for {', '.join(drugs)}" if drugs else "")
                 + " could not be checked.",
-                recommendation=f"Give the patient's {domain}"
-                + (f" ({', '.join(named)})" if (named := _not_named_in(domain, properties)) else "")
-                + " to assess these rules.",
+                recommendation=_advice(domain, properties),
                 because=[f"rule not assessed: {label}" for label in rules],
             )
         )
