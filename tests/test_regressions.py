@@ -241,12 +241,13 @@ def test_missing_data_advice_names_each_value_once(kb: KnowledgeBase) -> None:
     assert not [text for text in advice if "((" in text or "))" in text], advice
 
 
-@pytest.mark.parametrize("drug", ["propranolol", "carvedilol", "nadolol"])
+@pytest.mark.parametrize("drug", ["propranolol", "carvedilol", "nadolol", "sotalol", "labetalol"])
 def test_asthma_of_any_severity_contraindicates_non_selective_beta_blockers(kb: KnowledgeBase, drug: str) -> None:
     """Their labels contraindicate bronchial asthma without a severity; plain "asthma" was once 'not used'.
 
     Sources: propranolol and carvedilol US labels (as summarised in kg/sources), Swiss Corgard
-    (nadolol) product information: contraindications include bronchial asthma.
+    (nadolol) product information, Covis Betapace (sotalol) safety information, US labetalol
+    tablets label: contraindications include bronchial asthma.
     """
     report = check({"age_years": 50, "sex": "male", "conditions": ["asthma"], "medications": [{"drug": drug}]}, kb=kb)
     assert report.not_used == []  # "asthma" is a known condition now
@@ -281,6 +282,10 @@ def _contraindicated(kb: KnowledgeBase, condition: str, drug: str) -> bool:
         ("sick sinus syndrome", "carvedilol", True),
         # Swiss nadolol product information: AV block II-III, sick sinus syndrome, bradycardia below 50/min
         ("bradycardia", "nadolol", True),
+        # sotalol (Betapace safety information): sinus bradycardia, sick sinus syndrome, AV block II-III
+        ("sinus bradycardia", "sotalol", True),
+        # labetalol tablets label: heart block beyond the first degree, severe bradycardia
+        ("complete heart block", "labetalol", True),
         # verapamil and diltiazem: sick sinus syndrome or second/third-degree AV block (not bradycardia alone)
         ("sick sinus syndrome", "verapamil", True),
         ("third degree av block", "diltiazem", True),
