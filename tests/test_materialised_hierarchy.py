@@ -112,3 +112,32 @@ def test_with_subsumptions_closes_classes_and_individuals() -> None:
     assert completed.superclasses["urn:C"] == {"urn:D"}
     assert completed.types["urn:x"] == {"urn:A", "urn:B", "urn:C", "urn:D"}
     assert with_subsumptions(hermit, [("urn:A", "urn:B")]) is hermit  # nothing missing: unchanged
+
+
+_HANDMADE = """
+@prefix medkg: <https://w3id.org/medkg/ontology#> .
+@prefix owl: <http://www.w3.org/2002/07/owl#> .
+@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .
+@prefix : <urn:test:> .
+:Min35 owl:equivalentClass [ owl:intersectionOf ( medkg:Patient [ owl:onProperty :v ;
+    owl:someValuesFrom [ owl:onDatatype xsd:decimal ; owl:withRestrictions ( [ xsd:minInclusive 35.0 ] ) ] ] ) ] .
+:Min30 owl:equivalentClass [ owl:intersectionOf ( medkg:Patient [ owl:onProperty :v ;
+    owl:someValuesFrom [ owl:onDatatype xsd:decimal ; owl:withRestrictions ( [ xsd:minInclusive 30.0 ] ) ] ] ) ] .
+:TwoMins owl:equivalentClass [ owl:intersectionOf ( medkg:Patient [ owl:onProperty :v ;
+    owl:someValuesFrom [ owl:onDatatype xsd:decimal ; owl:withRestrictions ( [ xsd:minInclusive 30.0 ] [ xsd:minInclusive 40.0 ] ) ] ] ) ] .
+:TextMax50 owl:equivalentClass [ owl:intersectionOf ( medkg:Patient [ owl:onProperty :v ;
+    owl:someValuesFrom [ owl:onDatatype xsd:decimal ; owl:withRestrictions ( [ xsd:maxInclusive "50" ] ) ] ] ) ] .
+:TextMax100 owl:equivalentClass [ owl:intersectionOf ( medkg:Patient [ owl:onProperty :v ;
+    owl:someValuesFrom [ owl:onDatatype xsd:decimal ; owl:withRestrictions ( [ xsd:maxInclusive "100" ] ) ] ] ) ] .
+:Min35Female owl:equivalentClass [ owl:intersectionOf ( medkg:Patient :Female [ owl:onProperty :v ;
+    owl:someValuesFrom [ owl:onDatatype xsd:decimal ; owl:withRestrictions ( [ xsd:minInclusive 35.0 ] ) ] ] ) ] .
+"""
+
+
+def test_only_numeric_single_interval_definitions_are_compared() -> None:
+    """Sound on shapes the quality gates allow: two bounds of one kind, bounds as text, a third conjunct."""
+    graph = Graph().parse(data=_HANDMADE, format="turtle")
+    pairs = {
+        (sub.removeprefix("urn:test:"), sup.removeprefix("urn:test:")) for sub, sup in interval_subsumptions(graph)
+    }
+    assert pairs == {("Min35", "Min30")}
