@@ -179,6 +179,9 @@ def test_ctrl_c_stops_a_batch_with_exit_130(tmp_path: Path, kb: KnowledgeBase) -
         [sys.executable, "-m", "medkg.cli", "check", "--batch", str(source)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        # Ctrl-C at a terminal finds SIGINT at its default; a test run started in the background by
+        # a non-interactive shell (`.ci/run &`) has it ignored, and the child would inherit that
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # noqa: PLW1509 - no lock taken, one call
     )
     assert process.stdout is not None and process.stderr is not None
     first = process.stdout.readline()  # checking has begun
