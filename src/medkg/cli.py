@@ -115,9 +115,7 @@ def _write_out(text: str) -> None:
 
 def _output_failed(error: OSError) -> None:
     """Report that the output could not be written: one line on stderr, exit 3 (what was written may be incomplete)."""
-    null = os.open(os.devnull, os.O_WRONLY)  # the interpreter's last flush must not fail again
-    if sys.stdout is not None and not isinstance(sys.stdout, _ClosedOutput):
-        os.dup2(null, sys.stdout.fileno())
+    _stdout_to_null()
     click.echo(f"medkg: cannot write the output: {error.strerror or error}; it is missing or incomplete", err=True)
     sys.exit(EXIT_INTERNAL)
 
@@ -128,9 +126,14 @@ def _reader_gone() -> None:
     Like a Unix tool killed by SIGPIPE: no message, exit status 141 (128 + SIGPIPE). Standard
     output is pointed at the null device first, so the interpreter's last flush cannot fail again.
     """
-    null = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(null, sys.stdout.fileno())
+    _stdout_to_null()
     sys.exit(EXIT_PIPE_CLOSED)
+
+
+def _stdout_to_null() -> None:
+    """Point standard output's descriptor at the null device, so the interpreter's last flush cannot fail again."""
+    if sys.stdout is not None and not isinstance(sys.stdout, _ClosedOutput):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _guarded(function: F) -> F:
