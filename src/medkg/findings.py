@@ -249,12 +249,21 @@ def finding_json_of(kb: KnowledgeBase) -> Callable[[Finding], str]:
     return _finding_cache(kb).json_of
 
 
+def _row_order(row: Row) -> list[tuple[str, str]]:
+    # (unbound variables are left out of the sort key: engines differ in how they show them)
+    return sorted((k, str(v)) for k, v in row.items() if v is not None)
+
+
+def _sorted_rows(rows: list[Row]) -> list[Row]:
+    """Return the rows in a deterministic order (whatever order the engine gave them in)."""
+    return sorted(rows, key=_row_order) if len(rows) > 1 else rows
+
+
 def _because(rows: list[Row], explain: _Explainer | _Recorder) -> list[str]:
     """Explanation lines: the drugs and how they matched, then counts, doses, indications, populations."""
     drugs, counts, doses, indications, populations = [], [], [], [], []
     label = explain.kb.label
-    # (unbound variables are left out of the sort key: engines differ in how they show them)
-    for row in sorted(rows, key=lambda r: sorted((k, str(v)) for k, v in r.items() if v is not None)):
+    for row in _sorted_rows(rows):
         drug = str(row.get("drug"))
         if row.get("enzyme") is not None:
             drugs.append(f"patient takes {label(drug)}, a {label(str(row['via']))} {label(str(row['enzyme']))}")
@@ -307,7 +316,7 @@ def _dose_burden_because(
     label = kb.label
     references = kb.reference_dose_citations
     by_drug: dict[str, Row] = {}
-    for row in sorted(rows, key=lambda r: sorted((k, str(v)) for k, v in r.items() if v is not None)):
+    for row in _sorted_rows(rows):
         by_drug.setdefault(str(row["drug"]), row)
     terms, left_out, cited = [], [], []
     for drug, row in sorted(by_drug.items(), key=lambda item: label(item[0])):
