@@ -14,11 +14,28 @@ import pytest
 
 from medkg.build import build
 from medkg.knowledge_base import KnowledgeBase
+from medkg.native import compiled_modules, stale_compiled_modules
 
 TESTS = Path(__file__).parent
 GOLDEN = TESTS / "golden" / "cases"
 REPO = TESTS.parent
 SAMPLES = REPO.parent / "shared" / "samples"
+
+
+def pytest_report_header() -> str:
+    """Say whether the tests run on the optional native build (medkg.native)."""
+    return f"medkg compiled modules: {', '.join(compiled_modules()) or 'none (pure Python)'}"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Stop when a native build left extensions older than their source: the tests would not see the edits."""
+    stale = stale_compiled_modules()
+    if stale:
+        pytest.exit(
+            f"medkg modules {', '.join(stale)} load from compiled extensions older than their .py source; "
+            "rebuild, or delete the extensions (hatch clean; or rm src/medkg/*.so src/*__mypyc*.so)",
+            returncode=4,
+        )
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -18,10 +18,10 @@ import pickle
 import sys
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import pyoxigraph as ox
 
@@ -227,7 +227,7 @@ class Rulebook:
     #: object value -> precipitant value -> pair rules (see :meth:`pair_rules`; built on first use, not pickled).
     _pairs: dict[str, dict[str, list[Rule]]] | None = field(default=None, repr=False, compare=False)
     #: what the compiled engine learnt from earlier patients (``medkg.compiled``'s memo; made on first use, not pickled).
-    memo: object = field(default=None, repr=False, compare=False)
+    memo: Any = field(default=None, repr=False, compare=False)
 
     def prepare_part_checks(self, known_facets: Iterable[str]) -> None:
         """Arrange :attr:`restrictions` into :attr:`part_checks` (once; facets outside ``known_facets`` are ignored)."""
@@ -263,7 +263,7 @@ class Rulebook:
         A large book has a million frozen rules: pickling each through the dataclass's
         ``__getstate__`` took 37 of the 148 CPU s of compiling it.
         """
-        state = dict(self.__dict__)
+        state = {f.name: getattr(self, f.name) for f in fields(self)}  # (no __dict__ when compiled)
         state["rules"] = {
             kind: [(r.iri, r._iris, r._numbers, r._flags) for r in rules] for kind, rules in self.rules.items()
         }
@@ -275,7 +275,8 @@ class Rulebook:
         empty: dict[str, list[object]] = {}
         rows: dict[str, list[tuple[str, dict[str, tuple[str, ...]], dict[str, tuple[Number, ...]], frozenset[str]]]]
         rows = state.pop("rules")  # type: ignore[assignment]
-        self.__dict__.update(state)
+        for name, value in state.items():
+            setattr(self, name, value)
         self.rules = {kind: [Rule(row[0], kind, empty, *row[1:]) for row in found] for kind, found in rows.items()}
         self._index_rules()
 
