@@ -306,3 +306,43 @@ def test_first_degree_av_block_is_not_taken_for_a_higher_grade(kb: KnowledgeBase
     report = check(patient, kb=kb)
     assert report.not_used == ["condition: first degree av block"]
     assert not [f for f in report.findings if f.kind == "contraindication"]
+
+
+def _angioedema_findings(kb: KnowledgeBase, condition: str, drug: str) -> list[tuple[str, str]]:
+    """(kind, severity) of the findings about ``drug`` whose rule concerns angioedema, for one recorded condition."""
+    patient = {"age_years": 60, "sex": "male", "conditions": [condition], "medications": [{"drug": drug}]}
+    report = check(patient, kb=kb)
+    assert report.not_used == [], report.not_used
+    return sorted(
+        (f.kind, f.severity) for f in report.findings if f.drugs == [drug] and "angioedema" in (f.rule or "").lower()
+    )
+
+
+@pytest.mark.parametrize(
+    ("condition", "drug", "expected"),
+    [
+        # lisinopril label and EU enalapril (Aqumeldi) SmPC: contraindicated after ACE-inhibitor angioedema and with
+        # hereditary or idiopathic angioedema; class labelling applied to every ACE inhibitor
+        ("ace inhibitor angioedema", "lisinopril", [("contraindication", "contraindicated")]),
+        ("hereditary angioedema", "enalapril", [("contraindication", "contraindicated")]),
+        ("idiopathic angioedema", "ramipril", [("contraindication", "contraindicated")]),
+        # angioedema of unrecorded cause: a caution to establish it (the Epaned label: angioedema unrelated to an
+        # ACE inhibitor still raises the risk), never a silent pass; superseded when the cause contraindicates
+        ("angioedema", "lisinopril", [("caution", "major")]),
+        # an ARB's angioedema is not in the ACE inhibitor contraindication read: the caution only
+        ("arb angioedema", "perindopril", [("caution", "major")]),
+        # Entresto label: contraindicated after angioedema on an ACE inhibitor or an ARB
+        ("arb angioedema", "sacubitril", [("contraindication", "contraindicated")]),
+        ("ace inhibitor angioedema", "sacubitril", [("contraindication", "contraindicated")]),
+        ("angio-oedema", "sacubitril", [("caution", "major")]),
+        # hereditary angioedema is not in the Entresto contraindication read: the caution only
+        ("hereditary angioedema", "sacubitril", [("caution", "major")]),
+        # no bradykinin-breakdown blocker: no angioedema rule
+        ("ace inhibitor angioedema", "amlodipine", []),
+    ],
+)
+def test_angioedema_history_with_ace_inhibitors_and_sacubitril(
+    kb: KnowledgeBase, condition: str, drug: str, expected: list[tuple[str, str]]
+) -> None:
+    """A known cause gives the labels' contraindication; an unrecorded cause, a caution to establish it."""
+    assert _angioedema_findings(kb, condition, drug) == expected
