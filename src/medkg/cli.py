@@ -36,11 +36,17 @@ EXIT_INTERRUPTED = 130
 #: the reader closed standard output (as a process killed by SIGPIPE): the output is incomplete
 EXIT_PIPE_CLOSED = 141
 EXAMPLES = Path(__file__).parent / "examples"
-_EPILOG = (
-    "Exit codes: 0 no major/contraindicated finding and all medications identified; 1 such a finding "
-    "or an unidentified medication; 2 invalid input; 3 internal error or output not writable; 130 interrupted (Ctrl-C); "
+#: The exit codes every command shares (after its own 0 and, for some, 1), and the disclaimer.
+_EXIT_TAIL = (
+    "2 invalid input; 3 internal error or output not writable; 130 interrupted (Ctrl-C); "
     "141 output closed by its reader (e.g. | head). medkg supports, and does not replace, clinical judgement."
 )
+_EPILOG = (
+    "Exit codes: 0 no major/contraindicated finding and all medications identified; 1 such a finding "
+    "or an unidentified medication; " + _EXIT_TAIL
+)
+_DONE_EPILOG = "Exit codes: 0 done; " + _EXIT_TAIL
+_VALIDATE_EPILOG = "Exit codes: 0 the knowledge base passes every check; 1 problems found; " + _EXIT_TAIL
 
 
 def _fail_input(message: str) -> None:
@@ -493,7 +499,7 @@ def _run_batch(
     sys.exit(max(exits, default=0))
 
 
-@main.command(epilog=_EPILOG)
+@main.command(epilog=_DONE_EPILOG)
 @click.option("--force", is_flag=True, help="Rebuild even if a build for the current sources exists.")
 @_guarded
 def build(force: bool) -> None:
@@ -578,7 +584,7 @@ def cache_prune(keep: int, dry_run: bool) -> None:
         sys.exit(EXIT_FINDINGS)
 
 
-@main.command(epilog=_EPILOG)
+@main.command(epilog=_VALIDATE_EPILOG)
 @_guarded
 def validate() -> None:
     """Check the knowledge base: HermiT consistency, SHACL shapes, every *-violation.rq empty."""
@@ -591,7 +597,7 @@ def validate() -> None:
     click.echo("medkg validate: OK")
 
 
-@main.command(epilog=_EPILOG)
+@main.command(epilog=_DONE_EPILOG)
 @click.argument("query_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
     "--patient",
@@ -615,14 +621,14 @@ def query(query_file: Path, patient_file: Path | None, output_format: str, store
 def _serve_command() -> click.Command:
     from .server.command import serve
 
-    serve.epilog = _EPILOG
+    serve.epilog = _DONE_EPILOG
     return serve
 
 
 main.add_command(_serve_command(), name="serve")
 
 
-@main.command(epilog=_EPILOG)
+@main.command(epilog=_DONE_EPILOG)
 @click.argument("which", type=click.Choice(["patient", "report"]))
 @_guarded
 def schema(which: str) -> None:
@@ -645,7 +651,7 @@ def _echo_table(rows: list[tuple[str, ...]]) -> None:
         )
 
 
-@main.command(epilog=_EPILOG)
+@main.command(epilog=_DONE_EPILOG)
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @_guarded
 def stats(output_format: str) -> None:
@@ -677,7 +683,7 @@ def stats(output_format: str) -> None:
     _echo_table(rows)
 
 
-@main.command(epilog=_EPILOG)
+@main.command(epilog=_DONE_EPILOG)
 @click.argument("old")
 @click.argument("new", default=".")
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
