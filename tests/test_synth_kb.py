@@ -166,3 +166,38 @@ def test_pair_rule_query_finds_the_pair_for_a_two_drug_patient(
     assert (rule.value, "precipitant", pre.value) in found
     # every rule found concerns exactly these two drugs
     assert {row["drug"].value for row in rows} == {obj.value, pre.value}
+
+
+def _medkg_on(build: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the command line with ``MEDKG_KB`` pointing at a large build."""
+    env = {**os.environ, "MEDKG_KB": str(build)}
+    command = [sys.executable, "-m", "medkg.cli", *args]
+    return subprocess.run(command, capture_output=True, text=True, env=env, check=False, timeout=600)
+
+
+def test_a_large_builds_read_only_store_is_queried_and_a_patient_refused_clearly(
+    generated: tuple[Path, dict[str, object]], tmp_path: Path
+) -> None:
+    """``medkg query`` reads a large build's on-disk store; what would add a patient to it is an input error.
+
+    Both once failed as internal errors (exit 3, "Transaction are only possible on read-write instances").
+    """
+    query = tmp_path / "pairs.rq"
+    query.write_text(PREFIXES + "SELECT (COUNT(?r) AS ?n) WHERE { ?r a medkg:PairRule }", encoding="utf-8")
+    counted = _medkg_on(generated[0], "query", str(query), "--format", "json")
+    assert counted.returncode == 0, counted.stderr
+    assert json.loads(counted.stdout) == [{"n": PAIRS}]
+
+    patient = tmp_path / "patient.json"
+    patient.write_text(json.dumps({"age_years": 70, "medications": [{"drug": "warfarin"}]}), encoding="utf-8")
+    batch = tmp_path / "patients.ndjson"
+    batch.write_text(patient.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    for args in (
+        ("query", str(query), "--patient", str(patient)),
+        ("check", str(patient), "--engine", "sparql"),
+        ("check", "--batch", str(batch), "--engine", "sparql"),
+    ):
+        refused = _medkg_on(generated[0], *args)
+        assert refused.returncode == 2, (args, refused.stderr)
+        assert "read-only" in refused.stderr and "default engine" in refused.stderr, refused.stderr
+        assert refused.stdout == ""

@@ -34,6 +34,7 @@ from . import compiled
 from .compiled import Evaluation
 from .findings import NOT_ASSESSED_QUERIES, classified_drug_classes, classified_populations, query_rows
 from .knowledge_base import KnowledgeBase
+from .loaders import InputError
 from .patient_graph import PatientGraph
 from .queries import query_files
 from .store import QueryStore
@@ -81,6 +82,14 @@ class _QueryingEngine:
         return Evaluation(rows, populations, classes)
 
 
+#: Why the sparql engine and ``medkg query --patient`` cannot run on a large build's store.
+READ_ONLY_STORE = (
+    "this knowledge base's store is read-only (a large build, opened on disk): the sparql engine and "
+    "medkg query --patient add patients to it; use the default engine, or load the build into a SPARQL "
+    "server and pass --store URL (docs/stores.md)"
+)
+
+
 class SparqlEngine(_QueryingEngine):
     """Build-time HermiT for the knowledge base; SPARQL classification for patients."""
 
@@ -88,8 +97,14 @@ class SparqlEngine(_QueryingEngine):
 
     @contextmanager
     def session(self, kb: KnowledgeBase, patients: Graph) -> Iterator[tuple[QueryStore, ox.NamedNode]]:
-        """Insert ``patients`` into the shared store and classify them by SPARQL to a fixpoint."""
+        """Insert ``patients`` into the shared store and classify them by SPARQL to a fixpoint.
+
+        Raises:
+            medkg.loaders.InputError: if the store is read-only (a large build's on-disk store).
+        """
         store = kb.store
+        if getattr(store, "read_only", False):
+            raise InputError(READ_ONLY_STORE)
         with store.patients(patients) as graph:
             queries = [kb.query(name) for name in query_files("classify", kb.root)]
             for _ in range(_MAX_ROUNDS):

@@ -15,6 +15,7 @@ from .store import python_value
 
 if TYPE_CHECKING:
     from .knowledge_base import KnowledgeBase
+    from .store import QueryStore
 
 __all__ = ["mentions", "read_only", "run_query"]
 
@@ -55,6 +56,24 @@ def read_only(text: str) -> None:
         )
 
 
+def _answer(store: QueryStore, text: str, graph: ox.NamedNode | None) -> str | tuple[list[str], list[list[Any]]]:
+    """Run the query: "true"/"false" (one line) for an ASK, else (variable names, rows of Python values).
+
+    Raises:
+        medkg.loaders.InputError: for a query that is not valid SPARQL, or neither a SELECT nor an ASK.
+    """
+    try:
+        result = store.raw_query(text, graph=graph)
+    except SyntaxError as error:
+        raise InputError(f"query: not valid SPARQL: {error}") from None
+    if isinstance(result, ox.QueryBoolean):
+        return ("true" if bool(result) else "false") + "\n"
+    if not isinstance(result, ox.QuerySolutions):
+        raise InputError("query: only SELECT and ASK queries are supported here")
+    names = [variable.value for variable in result.variables]
+    return names, [[python_value(solution[name]) for name in names] for solution in result]
+
+
 def run_query(text: str, patient_file: Path | None, output_format: str, *, kb: KnowledgeBase | None = None) -> str:
     """Run a SELECT or ASK query; return a table, CSV or SPARQL-JSON-like rows as text.
 
@@ -64,7 +83,8 @@ def run_query(text: str, patient_file: Path | None, output_format: str, *, kb: K
 
     Raises:
         medkg.loaders.PatientInputError: for a bad patient file.
-        SyntaxError: for a query pyoxigraph cannot parse (reported as input error).
+        medkg.loaders.InputError: for a query that is not valid SPARQL or neither SELECT nor ASK, or
+            a patient with a read-only store (a large build; without a patient the store is queried as it is).
     """
     from rdflib import Graph
 
@@ -75,18 +95,16 @@ def run_query(text: str, patient_file: Path | None, output_format: str, *, kb: K
 
     read_only(text)
     kb = kb or default_knowledge_base()
-    graph = patient_graph(load_patient(patient_file), kb).graph if patient_file else Graph()
-    with SparqlEngine().session(kb, graph) as (store, name):
-        try:
-            result = store.raw_query(text, graph=name)
-        except SyntaxError as error:
-            raise InputError(f"query: not valid SPARQL: {error}") from None
-        if isinstance(result, ox.QueryBoolean):
-            return ("true" if bool(result) else "false") + "\n"
-        if not isinstance(result, ox.QuerySolutions):
-            raise InputError("query: only SELECT and ASK queries are supported here")
-        names = [variable.value for variable in result.variables]
-        rows = [[python_value(solution[name]) for name in names] for solution in result]
+    if patient_file is None and getattr(kb.store, "read_only", False):
+        # a large build's store cannot take a patient graph, and none is needed: query it as it is
+        answer = _answer(kb.store, text, None)
+    else:
+        graph = patient_graph(load_patient(patient_file), kb).graph if patient_file else Graph()
+        with SparqlEngine().session(kb, graph) as (store, name):
+            answer = _answer(store, text, name)
+    if isinstance(answer, str):
+        return answer
+    names, rows = answer
     if output_format == "json":
         return json.dumps([dict(zip(names, row, strict=True)) for row in rows], indent=2, sort_keys=True) + "\n"
     if output_format == "csv":

@@ -39,6 +39,9 @@ def python_value(term: ox.NamedNode | ox.BlankNode | ox.Literal | None) -> Any:
 class QueryStore:
     """A pyoxigraph store holding one knowledge base, queried with patients added per check."""
 
+    #: whether patients cannot be added (a large build's on-disk store, see :meth:`open_read_only`)
+    read_only = False
+
     def __init__(self) -> None:
         self._store = ox.Store()
 
@@ -54,6 +57,7 @@ class QueryStore:
         """Open an on-disk pyoxigraph store read-only (a large build; patients cannot be added to it)."""
         store = cls.__new__(cls)
         store._store = ox.Store.read_only(str(folder))
+        store.read_only = True
         return store
 
     @classmethod
