@@ -93,7 +93,11 @@ def test_a_stale_extension_in_a_source_tree_is_named(tmp_path: Path, monkeypatch
         (package / f"{name}{suffix}").write_bytes(b"")
     (package / "compiled.py").write_text("", encoding="utf-8")
     (package / "findings.py").write_text("", encoding="utf-8")
-    os.utime(package / f"compiled{suffix}", (1_000_000, 1_000_000))  # older than its source
+    # explicit times (files written one after the other may differ by a clock tick either way)
+    for name, seconds in ((f"compiled{suffix}", 1_000_000), ("compiled.py", 2_000_000)):  # extension older
+        os.utime(package / name, (seconds, seconds))
+    for name, seconds in ((f"findings{suffix}", 2_000_000), ("findings.py", 1_000_000)):  # extension newer
+        os.utime(package / name, (seconds, seconds))
     monkeypatch.setattr(native, "_PACKAGE", package)
     assert native.compiled_modules() == ["compiled", "findings"]
     assert native.stale_compiled_modules() == ["compiled"]
