@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from conftest import run_medkg as medkg
+from medkg import check
 from medkg.fhir import FhirReading, parse_rxnorm_name, read_bundle
 from medkg.fhir.dates import age_years, months_before
 from medkg.fhir.salts import base_ingredient
@@ -17,7 +18,7 @@ from medkg.fhir.units import UnitError, convert, creatinine_mg_dl
 from medkg.fhir.validation import read_resource
 from medkg.knowledge_base import KnowledgeBase
 from medkg.loaders import InputError
-from medkg.names import resolve_condition
+from medkg.names import resolve_condition, split_past
 from medkg.renal import renal_function
 from sample_files import C1, F1, F3, F4, F5, F6, F8, F9, sample, samples_dir
 
@@ -66,7 +67,9 @@ def test_f1_synthea_complete_patient() -> None:
     assert has_note(reading, "serum creatinine 0.88 mg/dL", "38483-4", "stale")
     assert patient.weight_kg == 79.7
     assert "Hypertension [SNOMED CT 59621000]" in patient.conditions
-    assert not any("COVID" in c for c in patient.conditions)  # resolved
+    # resolved: passed on as a past episode, which counts only where one matters (not for COVID-19)
+    covid = [c for c in patient.conditions if "COVID" in c]
+    assert covid and all(c.endswith(" (resolved)") for c in covid), covid
 
 
 def test_f1_with_as_of_2010_uses_creatinine_and_stops_later_data() -> None:
@@ -176,7 +179,11 @@ def test_f9_pounds_ingredient_codes_allergy() -> None:
     assert [m.drug for m in reading.medications] == ["cyclophosphamide", "doxorubicin", "paclitaxel", "anastrozole"]
     assert [m.rxcui for m in reading.medications] == ["3002", "3639", "56946", "84857"]
     assert patient.allergies == ["Penicillin G"]
-    assert not any("remission" in c.casefold() or "breast" in c.casefold() for c in patient.conditions)
+    # in remission: passed on as a past episode (it counts only where one matters, not for breast cancer)
+    assert [c for c in patient.conditions if "breast" in c.casefold()] == [
+        "Malignant neoplasm of breast [SNOMED CT 254837009] (in remission)"
+    ]
+    assert has_note(reading, "passed on as past episodes: 1 remission")
 
 
 def test_every_fhir_sample_reads() -> None:
@@ -278,6 +285,52 @@ def test_stu3_condition_and_refuted_allergy() -> None:
     reading = read_bundle(_bundle(rx, condition, allergy), as_of=date(2024, 1, 1))
     assert reading.patient.conditions == ["Heart failure [SNOMED CT 84114007]"]
     assert reading.patient.allergies == []
+
+
+@pytest.mark.parametrize(
+    ("status", "suffix"), [("resolved", " (resolved)"), ("inactive", " (inactive)"), (None, " (status unknown)")]
+)
+def test_a_past_angioedema_still_warns_against_an_ace_inhibitor(
+    kb: KnowledgeBase, status: str | None, suffix: str
+) -> None:
+    """A past angioedema is the contraindication's history: a resolved Condition once gave lisinopril no warning.
+
+    Lisinopril label and Epaned (enalapril) label: a history of angioedema, of any cause, matters.
+    """
+    condition: dict[str, Any] = {"resourceType": "Condition", "subject": {"reference": "Patient/p"},
+                                 "code": {"coding": [{"system": "http://snomed.info/sct", "code": "41291007",
+                                                      "display": "Angioedema (disorder)"}]}}  # fmt: skip
+    if status is not None:
+        condition["clinicalStatus"] = {"coding": [{"code": status}]}
+    old_infection = {"resourceType": "Condition", "subject": {"reference": "Patient/p"},
+                     "clinicalStatus": {"coding": [{"code": "resolved"}]},
+                     "code": {"coding": [{"system": "http://snomed.info/sct", "code": "444814009",
+                                          "display": "Viral sinusitis (disorder)"}]}}  # fmt: skip
+    rx = _request({"medicationCodeableConcept": {"text": "lisinopril 10 MG Oral Tablet"}})
+    reading = read_bundle(_bundle(rx, condition, old_infection), as_of=date(2024, 1, 1))
+    assert reading.patient.conditions[0] == "Angioedema [SNOMED CT 41291007]" + suffix
+    assert has_note(reading, "passed on as past episodes")
+    report = check(reading.patient, kb=kb, notes=reading.notes)
+    assert [(f.kind, f.severity) for f in report.findings if f.drugs == ["lisinopril"] and "ngioedema" in f.title] == [
+        ("caution", "major")
+    ]
+    # a past episode of a condition where only a current one matters: named in a note, not "not used"
+    assert report.not_used == []
+    assert any("past conditions not used" in n and "Viral sinusitis" in n for n in report.notes)
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("angioedema (resolved)", ("angioedema", "resolved")),
+        ("Angioedema [SNOMED CT 41291007] (In Remission)", ("Angioedema [SNOMED CT 41291007]", "in remission")),
+        ("COPD (status unknown)", ("COPD", "status unknown")),
+        ("depression (on treatment)", ("depression (on treatment)", None)),
+        ("angioedema", ("angioedema", None)),
+    ],
+)
+def test_split_past(name: str, expected: tuple[str, str | None]) -> None:
+    assert split_past(name) == expected
 
 
 # ---------------------------------------------------------------- parts

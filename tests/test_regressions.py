@@ -335,8 +335,14 @@ def _angioedema_findings(kb: KnowledgeBase, condition: str, drug: str) -> list[t
         ("arb angioedema", "sacubitril", [("contraindication", "contraindicated")]),
         ("ace inhibitor angioedema", "sacubitril", [("contraindication", "contraindicated")]),
         ("angio-oedema", "sacubitril", [("caution", "major")]),
-        # hereditary angioedema is not in the Entresto contraindication read: the caution only
-        ("hereditary angioedema", "sacubitril", [("caution", "major")]),
+        # Canadian Entresto labelling: also contraindicated with hereditary or idiopathic angioedema
+        ("hereditary angioedema", "sacubitril", [("contraindication", "contraindicated")]),
+        ("idiopathic angioedema", "sacubitril", [("contraindication", "contraindicated")]),
+        # spellings a new user tried, and the ICD-10-CM code as a FHIR reader writes it
+        ("angio-edema", "lisinopril", [("caution", "major")]),
+        ("h/o angioedema", "ramipril", [("caution", "major")]),
+        ("angioedema, hereditary", "enalapril", [("contraindication", "contraindicated")]),
+        ("Angioedema [ICD-10 T78.3XXA]", "lisinopril", [("caution", "major")]),
         # no bradykinin-breakdown blocker: no angioedema rule
         ("ace inhibitor angioedema", "amlodipine", []),
     ],
@@ -346,3 +352,46 @@ def test_angioedema_history_with_ace_inhibitors_and_sacubitril(
 ) -> None:
     """A known cause gives the labels' contraindication; an unrecorded cause, a caution to establish it."""
     assert _angioedema_findings(kb, condition, drug) == expected
+
+
+def test_an_allergy_to_one_ace_inhibitor_contraindicates_another(kb: KnowledgeBase) -> None:
+    """EU enalapril SmPC 4.3: hypersensitivity to any other ACE inhibitor (an allergy to enalapril was once ignored for lisinopril)."""
+    patient = {"age_years": 60, "allergies": ["enalapril"], "medications": [{"drug": "lisinopril"}]}
+    report = check(patient, kb=kb)
+    allergy = [f for f in report.findings if f.kind == "allergy" and f.drugs == ["lisinopril"]]
+    assert [(f.severity, f.rule) for f in allergy] == [
+        ("contraindicated", "https://w3id.org/medkg/kg/rule-allergy-ace-inhibitor-class")
+    ]
+    plural = check({"age_years": 60, "allergies": ["ACE inhibitors"], "medications": [{"drug": "ramipril"}]}, kb=kb)
+    assert plural.not_used == []
+    assert [f.severity for f in plural.findings if f.kind == "allergy"] == ["contraindicated"]
+
+
+@pytest.mark.parametrize("mtor", ["everolimus", "sirolimus"])
+def test_ace_inhibitor_with_an_mtor_inhibitor_warns_of_angioedema(kb: KnowledgeBase, mtor: str) -> None:
+    """Epaned (enalapril) label: mTOR inhibitors with an ACE inhibitor may increase the risk of angioedema."""
+    report = check({"age_years": 60, "medications": [{"drug": "lisinopril"}, {"drug": mtor}]}, kb=kb)
+    found = [f for f in report.findings if f.rule == "https://w3id.org/medkg/kg/rule-ace-inhibitor-mtor-inhibitor"]
+    assert [(f.kind, f.severity, f.object, f.precipitant) for f in found] == [
+        ("interaction", "moderate", ["lisinopril"], [mtor])
+    ]
+
+
+@pytest.mark.parametrize("engine", ["default", "sparql"])
+def test_a_dose_with_many_decimal_places_does_not_silence_dose_limits(kb: KnowledgeBase, engine: str) -> None:
+    """0.25 mg x 1/7 a day beside 500 mg twice a day: the sparql engine once missed the 1,000 mg/day colchicine overdose.
+
+    pyoxigraph's xsd:decimal holds 18 places; 0.25 x 0.14285714285714285 needs 19, so the product
+    was an error and the dose-range rule's SUM unbound. Colchicine label: maximum 2.4 mg/day (kg).
+    """
+    patient = {
+        "age_years": 60,
+        "medications": [
+            {"drug": "colchicine", "dose_mg": 0.25, "times_per_day": 1 / 7},
+            {"drug": "colchicine", "dose_mg": 500, "times_per_day": 2},
+        ],
+    }
+    report = check(patient, kb=kb, engine=engine)
+    found = [f for f in report.findings if f.rule == "https://w3id.org/medkg/kg/rule-colchicine-max-daily-dose"]
+    assert [f.severity for f in found] == ["major"], [f.rule for f in report.findings]
+    assert any("daily dose 1000.035714 mg/day" in line for line in found[0].because), found[0].because

@@ -698,7 +698,7 @@ def diff(old: str, new: str, output_format: str) -> None:
     OLD and NEW are source trees (folders holding ontology/ and kg/) or git revisions of the
     repository in the current folder; NEW defaults to the working tree (.). Example:
 
-      medkg diff v0.1.0 .
+      medkg diff HEAD~10 .
     """
     import json
 

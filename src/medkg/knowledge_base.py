@@ -341,6 +341,11 @@ class KnowledgeBase:
         return names
 
     @catalogued
+    def past_episode_conditions(self) -> frozenset[str]:
+        """Condition class IRIs whose past episodes count (``medkg:countsWhenPast``, subclasses included)."""
+        return frozenset(str(row["condition"]) for row in self._rows("catalogue/past-episode-conditions"))
+
+    @catalogued
     def population_definitions(self) -> dict[str, list[tuple[str, str, object]]]:
         """Population IRI -> [(property IRI, facet, limit)] read from its OWL definition."""
         found: dict[str, list[tuple[str, str, object]]] = defaultdict(list)

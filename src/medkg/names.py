@@ -19,6 +19,22 @@ _CODED = re.compile(r"^(?P<text>.*?)\s*\[(?P<codes>[^\[\]]+)\]$")
 _CODE = re.compile(r"^(?:SNOMED CT|ICD-10)\s+(?P<code>\S+)$", re.IGNORECASE)
 
 
+#: A condition entered as past: "<name> (resolved)"; the FHIR reader writes non-active Conditions so.
+_PAST = re.compile(r"^(?P<name>.*\S)\s*\((?P<status>resolved|inactive|in remission|status unknown)\)$", re.IGNORECASE)
+
+
+def split_past(name: str) -> tuple[str, str | None]:
+    """Split a condition entered as past into (name, status): ``"angioedema (resolved)"`` -> ``("angioedema", "resolved")``.
+
+    Statuses: resolved, inactive, in remission, status unknown (a FHIR Condition without a
+    clinical status); any other name is returned whole with status None.
+    """
+    match = _PAST.match(name.strip())
+    if match is None:
+        return name, None
+    return match["name"], match["status"].casefold()
+
+
 def normalise(name: str) -> str:
     """Lower-case, trim and collapse white space (``"  Some Brand "`` -> ``"some brand"``)."""
     return _SPACES.sub(" ", name.strip()).casefold()

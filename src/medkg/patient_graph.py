@@ -18,7 +18,7 @@ from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, OWL, RDF, XSD
 
 from .knowledge_base import KnowledgeBase
-from .names import normalise, resolve, resolve_condition, suggest
+from .names import normalise, resolve, resolve_condition, split_past, suggest
 from .patient import Patient
 from .renal import RenalFunction, renal_function
 from .vocabulary import PATIENT, medkg_term
@@ -111,6 +111,14 @@ class PatientGraph:
 _LITERALS: dict[tuple[type, object], Lit] = {}
 
 
+#: Decimal places kept of a dose (mg) or a frequency (per day). The rule queries multiply the two,
+#: and a SPARQL store's xsd:decimal holds 18 places: pyoxigraph makes a longer product an error,
+#: which left the dose-range rules of ``--engine sparql`` and ``owl`` silent (0.25 mg x 1/7 a day
+#: beside a 1,000 mg/day overdose). Nine places each keep every product exact; both engines read
+#: the same rounded values.
+_AMOUNT_PLACES = 9
+
+
 def _literal(value: object) -> Lit:
     """Return the literal medkg writes for a patient value.
 
@@ -185,14 +193,28 @@ def patient_graph(patient: Patient, kb: KnowledgeBase, *, index: int = 0) -> Pat
         add(me, _T[term], _literal(raw))
         result.values[_T[term]] = raw
 
+    past_unused: list[str] = []
     for number, name in enumerate(patient.conditions):
         condition = resolve_condition(name, kb.condition_names)
+        base, status = split_past(name)
+        if condition is None and status is not None:
+            condition = resolve_condition(base, kb.condition_names)
+            if (
+                condition not in kb.past_episode_conditions
+            ):  # a past episode of a condition where only a current one matters
+                past_unused.append(name)
+                continue
         if condition is None:
             result.not_used.append(f"condition: {name}")
             continue
         node = f"{iri}/condition/{number}"
         individual(node, condition)
         add(me, _T["hasCondition"], Iri(node))
+    if past_unused:
+        result.notes.append(
+            "past conditions not used (a past episode counts only where it matters, e.g. angioedema, falls): "
+            + ", ".join(past_unused)
+        )
 
     for number, medication in enumerate(patient.medications):
         ingredients = kb.name_ingredients.get(normalise(medication.drug), [])
@@ -217,9 +239,9 @@ def patient_graph(patient: Patient, kb: KnowledgeBase, *, index: int = 0) -> Pat
             else:
                 add(use, _T["ofDrug"], Iri(drug))
             if medication.dose_mg is not None and not combination:
-                add(use, _T["doseMg"], _literal(medication.dose_mg))
+                add(use, _T["doseMg"], _literal(round(medication.dose_mg, _AMOUNT_PLACES)))
             if medication.times_per_day is not None:
-                add(use, _T["timesPerDay"], _literal(medication.times_per_day))
+                add(use, _T["timesPerDay"], _literal(round(medication.times_per_day, _AMOUNT_PLACES)))
             if medication.indication:
                 condition = resolve_condition(medication.indication, kb.condition_names)
                 if condition is None:

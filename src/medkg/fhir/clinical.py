@@ -1,10 +1,13 @@
 """Conditions and allergies -> the names medkg matches against its knowledge base.
 
-A Condition is read when its clinical status is active, recurrence or relapse (R4
-CodeableConcept or STU3 code) and its verification status is not refuted or entered-in-error.
-It becomes ``"<display> [SNOMED CT <code>; ICD-10 <code>]"``: the display without its SNOMED CT
-semantic tag, with the codes in brackets, which :func:`medkg.names.resolve_condition` matches by
-whole name, then code, then display. An AllergyIntolerance (active, not refuted or
+A Condition is read unless its verification status is refuted or entered-in-error. It becomes
+``"<display> [SNOMED CT <code>; ICD-10 <code>]"``: the display without its SNOMED CT semantic
+tag, with the codes in brackets; one whose clinical status (R4 CodeableConcept or STU3 code) is
+not active, recurrence or relapse gets `` (resolved)``, `` (inactive)``, `` (in remission)`` or
+`` (status unknown)`` after it, and counts only for conditions whose past episodes matter
+(``medkg:countsWhenPast``, e.g. angioedema; :func:`medkg.names.split_past`).
+:func:`medkg.names.resolve_condition` matches a name by whole name, then code, then display.
+An AllergyIntolerance (active, not refuted or
 entered-in-error) becomes its display or text; "no known allergy" statements are not allergies.
 """
 
@@ -18,6 +21,8 @@ from .index import ResourceIndex
 __all__ = ["read_allergies", "read_conditions"]
 
 _ACTIVE = frozenset({"active", "recurrence", "relapse"})
+#: Clinical status of a non-active Condition -> how its name says so (see medkg.names.split_past).
+_PAST_STATUS = {"resolved": "resolved", "inactive": "inactive", "remission": "in remission"}
 _NOT_TRUE = frozenset({"refuted", "entered-in-error"})
 #: SNOMED CT "no known allergy" situations: a statement of absence, not an allergy.
 _NO_KNOWN_ALLERGY = frozenset({"716186003", "409137002", "428607008", "429625007"})
@@ -27,24 +32,34 @@ def read_conditions(index: ResourceIndex) -> tuple[list[str], list[str]]:
     """(condition names in input order without repeats, notes)."""
     names: list[str] = []
     skipped: Counter[str] = Counter()
+    past: Counter[str] = Counter()
     for typed in index.of_type("Condition"):
         data = typed.data
         clinical = status_code(data.get("clinicalStatus"))
         verification = status_code(data.get("verificationStatus"))
-        if verification in _NOT_TRUE or clinical not in _ACTIVE:
-            skipped[verification if verification in _NOT_TRUE else (clinical or "without clinical status")] += 1
+        if verification in _NOT_TRUE:
+            skipped[verification] += 1
             continue
         concept = data.get("code")
         text = display(concept)
         coded = [f"SNOMED CT {code}" for code in codes(concept, SNOMED)]
         coded += [f"ICD-10 {code}" for code in codes(concept, *ICD10)]
-        name = f"{text} [{'; '.join(coded)}]" if coded else text
+        name = (f"{text} [{'; '.join(coded)}]" if coded else text)[:180]
+        if name and clinical not in _ACTIVE:  # a past episode: used where one matters (medkg.names.split_past)
+            past[clinical or "without clinical status"] += 1
+            name += f" ({_PAST_STATUS.get(clinical or '', 'status unknown')})"
         if name and name.casefold() not in {known.casefold() for known in names}:
-            names.append(name[:200])
+            names.append(name)
     notes = []
     if skipped:
-        notes.append("conditions not active, ignored: " + ", ".join(f"{n} {s}" for s, n in sorted(skipped.items())))
+        notes.append("conditions refuted or entered in error, ignored: " + _counts(skipped))
+    if past:
+        notes.append("conditions not active, passed on as past episodes: " + _counts(past))
     return names, notes
+
+
+def _counts(counter: Counter[str]) -> str:
+    return ", ".join(f"{n} {s}" for s, n in sorted(counter.items()))
 
 
 def read_allergies(index: ResourceIndex) -> tuple[list[str], list[str]]:
