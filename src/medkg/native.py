@@ -2,7 +2,7 @@
 
 ``HATCH_BUILD_HOOK_ENABLE_MYPYC=true pip install .`` compiles the per-patient hot path (the
 modules listed under ``[tool.hatch.build.targets.wheel.hooks.mypyc]`` in ``pyproject.toml``)
-with mypyc into C extensions: the same source, about 1.5 times faster end to end
+with mypyc into C extensions: the same source, about 1.4 times the batch rate end to end
 (``docs/benchmarks.md``). A plain ``pip install .`` needs no C compiler and runs every module
 as Python. ``tests/test_native_build.py`` checks that both builds give byte-identical batch
 output.
