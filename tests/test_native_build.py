@@ -103,3 +103,18 @@ def test_a_stale_extension_in_a_source_tree_is_named(tmp_path: Path, monkeypatch
     assert native.stale_compiled_modules() == ["compiled"]
     (tmp_path / "pyproject.toml").unlink()  # an installed package: file times are not build times
     assert native.stale_compiled_modules() == []
+
+
+def test_the_command_line_warns_of_stale_extensions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """pytest stops on a stale extension; the command line, which a developer also runs, says so on stderr."""
+    from medkg import cli
+
+    monkeypatch.setattr(cli, "stale_compiled_modules", lambda: ["findings"])
+    monkeypatch.setattr("sys.argv", ["medkg", "--version"])
+    try:
+        cli.run()
+    except SystemExit as done:  # (click may end --version either way)
+        assert done.code in (0, None)
+    assert "warning: modules findings run from compiled extensions older than their source" in capsys.readouterr().err

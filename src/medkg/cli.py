@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 import click
 
 from . import __version__
-from .native import compiled_modules
+from .native import compiled_modules, stale_compiled_modules
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -734,6 +734,13 @@ def run() -> None:
     """Console entry point: like ``main`` but every usage error is one line on stderr (exit 2)."""
     if sys.stdout is None:
         sys.stdout = _ClosedOutput()
+    stale = stale_compiled_modules()
+    if stale:  # a native build in a source tree, its sources edited since: the edits do not run
+        click.echo(
+            f"medkg: warning: modules {', '.join(stale)} run from compiled extensions older than their source; "
+            "rebuild or delete them (rm src/medkg/*.so src/*__mypyc*.so)",
+            err=True,
+        )
     try:
         main.main(standalone_mode=False, prog_name="medkg")
     except click.exceptions.Exit as done:
