@@ -90,6 +90,16 @@ READ_ONLY_STORE = (
 )
 
 
+def require_writable_store(kb: KnowledgeBase) -> None:
+    """Stop with an input error when patients cannot be added to ``kb``'s store (:data:`READ_ONLY_STORE`).
+
+    Raises:
+        medkg.loaders.InputError: if the store is read-only (a large build's on-disk store).
+    """
+    if kb.store.read_only:
+        raise InputError(READ_ONLY_STORE)
+
+
 class SparqlEngine(_QueryingEngine):
     """Build-time HermiT for the knowledge base; SPARQL classification for patients."""
 
@@ -102,9 +112,8 @@ class SparqlEngine(_QueryingEngine):
         Raises:
             medkg.loaders.InputError: if the store is read-only (a large build's on-disk store).
         """
+        require_writable_store(kb)
         store = kb.store
-        if getattr(store, "read_only", False):
-            raise InputError(READ_ONLY_STORE)
         with store.patients(patients) as graph:
             queries = [kb.query(name) for name in query_files("classify", kb.root)]
             for _ in range(_MAX_ROUNDS):

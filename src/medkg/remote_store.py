@@ -183,6 +183,9 @@ class RemoteStore:
     Not thread-safe: one store per thread (it keeps the contents of its open patient graphs).
     """
 
+    #: patients can be added (as to :class:`medkg.store.QueryStore`; the server's update endpoint)
+    read_only = False
+
     def __init__(self, endpoint: Endpoint, kb_graph: str, *, timeout: float = 300.0) -> None:
         """Connect lazily to ``endpoint``; ``kb_graph`` is the IRI of the knowledge base's named graph."""
         self.endpoint = endpoint

@@ -95,7 +95,7 @@ def run_query(text: str, patient_file: Path | None, output_format: str, *, kb: K
 
     read_only(text)
     kb = kb or default_knowledge_base()
-    if patient_file is None and getattr(kb.store, "read_only", False):
+    if patient_file is None and kb.store.read_only:
         # a large build's store cannot take a patient graph, and none is needed: query it as it is
         answer = _answer(kb.store, text, None)
     else:
