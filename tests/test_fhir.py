@@ -18,7 +18,7 @@ from medkg.fhir.units import UnitError, convert, creatinine_mg_dl
 from medkg.fhir.validation import read_resource
 from medkg.knowledge_base import KnowledgeBase
 from medkg.loaders import InputError
-from medkg.names import resolve_condition, split_past
+from medkg.names import PAST_STATUSES, as_past, resolve_condition, split_past
 from medkg.renal import renal_function
 from sample_files import C1, F1, F3, F4, F5, F6, F8, F9, sample, samples_dir
 
@@ -331,6 +331,16 @@ def test_a_past_angioedema_still_warns_against_an_ace_inhibitor(
 )
 def test_split_past(name: str, expected: tuple[str, str | None]) -> None:
     assert split_past(name) == expected
+
+
+def test_as_past_writes_what_split_past_reads() -> None:
+    for status in PAST_STATUSES:
+        assert split_past(as_past("Angioedema [SNOMED CT 41291007]", status)) == (
+            "Angioedema [SNOMED CT 41291007]",
+            status,
+        )
+    with pytest.raises(ValueError, match="past status"):
+        as_past("angioedema", "cured")
 
 
 # ---------------------------------------------------------------- parts

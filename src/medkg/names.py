@@ -19,8 +19,20 @@ _CODED = re.compile(r"^(?P<text>.*?)\s*\[(?P<codes>[^\[\]]+)\]$")
 _CODE = re.compile(r"^(?:SNOMED CT|ICD-10)\s+(?P<code>\S+)$", re.IGNORECASE)
 
 
-#: A condition entered as past: "<name> (resolved)"; the FHIR reader writes non-active Conditions so.
-_PAST = re.compile(r"^(?P<name>.*\S)\s*\((?P<status>resolved|inactive|in remission|status unknown)\)$", re.IGNORECASE)
+#: How a condition entered as past says so: "<name> (resolved)" (see :func:`as_past`).
+PAST_STATUSES = ("resolved", "inactive", "in remission", "status unknown")
+_PAST = re.compile(rf"^(?P<name>.*\S)\s*\((?P<status>{'|'.join(PAST_STATUSES)})\)$", re.IGNORECASE)
+
+
+def as_past(name: str, status: str) -> str:
+    """Write a condition as a past episode, as :func:`split_past` reads it: ``"angioedema (resolved)"``.
+
+    Raises:
+        ValueError: for a status outside :data:`PAST_STATUSES`.
+    """
+    if status not in PAST_STATUSES:
+        raise ValueError(f"past status must be one of {PAST_STATUSES}, not {status!r}")
+    return f"{name} ({status})"
 
 
 def split_past(name: str) -> tuple[str, str | None]:

@@ -196,14 +196,13 @@ def patient_graph(patient: Patient, kb: KnowledgeBase, *, index: int = 0) -> Pat
     past_unused: list[str] = []
     for number, name in enumerate(patient.conditions):
         condition = resolve_condition(name, kb.condition_names)
-        base, status = split_past(name)
-        if condition is None and status is not None:
-            condition = resolve_condition(base, kb.condition_names)
-            if (
-                condition not in kb.past_episode_conditions
-            ):  # a past episode of a condition where only a current one matters
-                past_unused.append(name)
-                continue
+        if condition is None:
+            base, status = split_past(name)
+            if status is not None:
+                condition = resolve_condition(base, kb.condition_names)
+                if condition not in kb.past_episode_conditions:  # only a current episode matters
+                    past_unused.append(name)
+                    continue
         if condition is None:
             result.not_used.append(f"condition: {name}")
             continue

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 from collections import Counter
 
+from ..names import as_past
 from .codings import ICD10, SNOMED, codes, display, status_code
 from .index import ResourceIndex
 
 __all__ = ["read_allergies", "read_conditions"]
 
 _ACTIVE = frozenset({"active", "recurrence", "relapse"})
-#: Clinical status of a non-active Condition -> how its name says so (see medkg.names.split_past).
+#: Clinical status of a non-active Condition -> its past status (medkg.names.as_past).
 _PAST_STATUS = {"resolved": "resolved", "inactive": "inactive", "remission": "in remission"}
 _NOT_TRUE = frozenset({"refuted", "entered-in-error"})
 #: SNOMED CT "no known allergy" situations: a statement of absence, not an allergy.
@@ -47,7 +48,7 @@ def read_conditions(index: ResourceIndex) -> tuple[list[str], list[str]]:
         name = (f"{text} [{'; '.join(coded)}]" if coded else text)[:180]
         if name and clinical not in _ACTIVE:  # a past episode: used where one matters (medkg.names.split_past)
             past[clinical or "without clinical status"] += 1
-            name += f" ({_PAST_STATUS.get(clinical or '', 'status unknown')})"
+            name = as_past(name, _PAST_STATUS.get(clinical or "", "status unknown"))
         if name and name.casefold() not in {known.casefold() for known in names}:
             names.append(name)
     notes = []
