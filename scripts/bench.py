@@ -41,7 +41,7 @@ from typing import Any
 
 from medkg import check, check_many, load_patient
 from medkg.knowledge_base import KnowledgeBase, default_knowledge_base
-from medkg.native import compiled_modules
+from medkg.native import build_description, compiled_modules
 from medkg.patient import Patient
 from medkg.report import Report
 from medkg.synthetic import generate_patient_dicts
@@ -273,8 +273,7 @@ def print_table(figures: dict[str, Any]) -> None:
             f"vs owl batched: {fmt(figures['speedup_default_batch_vs_owl_batch'], 'x')}; findings identical (default vs owl): "
             f"{figures['owl_agreement']['identical']}/{figures['owl_agreement']['compared']}"
         )
-    native = figures["machine"].get("compiled_modules")
-    build = f"native (mypyc: {', '.join(native)})" if native else "pure Python"
+    build = build_description(figures["machine"].get("compiled_modules") or [])
     print(
         f"machine: {figures['machine']['cpus']} CPUs, {figures['machine']['memory_gib']} GiB, Python {figures['machine']['python']}, "
         f"load average {figures['machine']['load_average_1m']:.1f}; "

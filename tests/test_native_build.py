@@ -44,6 +44,7 @@ def test_version_names_the_build() -> None:
     done = run_medkg("--version")
     native_modules = native.compiled_modules()
     expected = f"native build, mypyc: {', '.join(native_modules)}" if native_modules else "pure Python"
+    assert native.build_description() == expected
     assert done.returncode == 0
     assert done.stdout.strip().endswith(f"({expected})")
     if NATIVE:

@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 import click
 
 from . import __version__
-from .native import compiled_modules, stale_compiled_modules
+from .native import build_description, stale_compiled_modules
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -173,13 +173,8 @@ def _guarded(function: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _build_description() -> str:
-    native = compiled_modules()
-    return f"native build, mypyc: {', '.join(native)}" if native else "pure Python"
-
-
 @click.group(epilog=_EPILOG)
-@click.version_option(__version__, prog_name="medkg", message=f"%(prog)s %(version)s ({_build_description()})")
+@click.version_option(__version__, prog_name="medkg", message=f"%(prog)s %(version)s ({build_description()})")
 def main() -> None:
     """medkg: medication-safety checks from an OWL knowledge graph, a reasoner and SPARQL."""
 

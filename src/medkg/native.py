@@ -13,7 +13,7 @@ from __future__ import annotations
 from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 
-__all__ = ["compiled_modules", "stale_compiled_modules"]
+__all__ = ["build_description", "compiled_modules", "stale_compiled_modules"]
 
 _PACKAGE = Path(__file__).resolve().parent
 
@@ -32,6 +32,15 @@ def _extensions() -> dict[str, Path]:
 def compiled_modules() -> list[str]:
     """Return the names of medkg's modules that load from a compiled extension, sorted ([] for pure Python)."""
     return sorted(_extensions())
+
+
+def build_description(modules: list[str] | None = None) -> str:
+    """Say which build runs: ``"pure Python"`` or ``"native build, mypyc: compiled, findings, ..."``.
+
+    ``modules``: the compiled modules (default: this installation's, :func:`compiled_modules`).
+    """
+    native = compiled_modules() if modules is None else modules
+    return f"native build, mypyc: {', '.join(native)}" if native else "pure Python"
 
 
 def stale_compiled_modules() -> list[str]:
