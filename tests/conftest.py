@@ -62,15 +62,17 @@ def golden_cases() -> list[tuple[str, dict[str, Any]]]:
     return [(path.stem, json.loads(path.read_text(encoding="utf-8"))) for path in sorted(GOLDEN.glob("*.json"))]
 
 
-def run_medkg(*args: str, cwd: str | None = None, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    """Run the ``medkg`` command line in a subprocess (same interpreter, same environment)."""
+def run_medkg(
+    *args: str, cwd: str | None = None, stdin: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the ``medkg`` command line in a subprocess (same interpreter, same environment plus ``env``)."""
     return subprocess.run(
         [sys.executable, "-m", "medkg.cli", *args],
         capture_output=True,
         text=True,
         input=stdin,
         cwd=cwd,
-        env=os.environ.copy(),
+        env={**os.environ, **(env or {})},
         check=False,
         timeout=300,
     )

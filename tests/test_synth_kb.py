@@ -18,6 +18,7 @@ from typing import Any
 import pyoxigraph
 import pytest
 
+from conftest import run_medkg
 from medkg.paths import resource_root
 
 pytestmark = pytest.mark.reasoner  # the generator classifies the drug profiles with HermiT
@@ -170,9 +171,7 @@ def test_pair_rule_query_finds_the_pair_for_a_two_drug_patient(
 
 def _medkg_on(build: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """Run the command line with ``MEDKG_KB`` pointing at a large build."""
-    env = {**os.environ, "MEDKG_KB": str(build)}
-    command = [sys.executable, "-m", "medkg.cli", *args]
-    return subprocess.run(command, capture_output=True, text=True, env=env, check=False, timeout=600)
+    return run_medkg(*args, env={"MEDKG_KB": str(build)})
 
 
 def test_a_large_builds_read_only_store_is_queried_and_a_patient_refused_clearly(
