@@ -110,6 +110,27 @@ def test_record_json_lines_equal_the_records_dumped(kb: KnowledgeBase) -> None:
     assert sum(len(r.report.findings) for r in records if r.report) > 10  # the splice was exercised
 
 
+def test_a_checked_chunk_holds_its_records_lines_exit_codes_and_severities(kb: KnowledgeBase) -> None:
+    from collections import Counter
+
+    from medkg.batch import check_batch_records
+    from medkg.batch_pool import CheckedChunk, chunks_of_dicts
+    from medkg.findings import finding_json_of
+
+    lines = [json.dumps(p) for p in generate_patient_dicts(7, seed=12, kb=kb)] + ["not json"]
+    records = list(check_batch_records(batch_items("chunk", lines), kb=kb))
+    chunk = CheckedChunk.of_records(records, finding_json_of(kb))
+    assert chunk.text == "".join(record.to_json() + "\n" for record in records)
+    assert chunk.exit_codes == [record.exit_code for record in records] and chunk.exit_codes[-1] == 2
+    found = Counter(f.severity for record in records if record.report for f in record.report.findings)
+    assert chunk.severities == dict(found) and sum(found.values()) > 7
+    # records as dicts (a Dask batch's) give the same chunks, cut at the size asked for
+    dicts = list(chunks_of_dicts((record.as_dict() for record in records), size=5))
+    assert [len(c.exit_codes) for c in dicts] == [5, 3]
+    assert "".join(c.text for c in dicts) == chunk.text
+    assert sum((Counter(c.severities) for c in dicts), Counter()) == found
+
+
 def test_cli_batch_in_two_worker_processes_prints_the_same_lines(tmp_path: Path, kb: KnowledgeBase) -> None:
     patients = generate_patient_dicts(30, seed=8, kb=kb)
     source = tmp_path / "patients.ndjson"
@@ -121,6 +142,8 @@ def test_cli_batch_in_two_worker_processes_prints_the_same_lines(tmp_path: Path,
     assert two.returncode == one.returncode == 2
     assert two.stdout == one.stdout
     assert len(two.stdout.splitlines()) == 31 and "medkg batch: 31 input(s)" in two.stderr
+    # the summary's counts (after the timing) are the same when workers count their chunks
+    assert two.stderr.split("exit codes ")[1] == one.stderr.split("exit codes ")[1]
     refused = run_medkg("check", "--jobs", "2", "baclofen")
     assert refused.returncode == 2 and "--jobs runs a batch" in refused.stderr
 

@@ -59,3 +59,17 @@ def test_a_cached_finding_is_not_reused_for_other_patient_values(kb: KnowledgeBa
         quoted = [line for line in finding.because if "CrCl" in line]
         assert all(f"{crcl:g} mL/min" in line for line in quoted), quoted
         assert not any(f"{other:g} mL/min" in line for line in quoted), quoted
+
+
+def test_remembered_numbers_keep_their_datatype() -> None:
+    """``rulebook.number_of`` remembers literals: the same lexical form in another datatype is another number."""
+    from medkg.patient_graph import Lit
+    from medkg.rulebook import number_of
+
+    xsd = "http://www.w3.org/2001/XMLSchema#"
+    integer, decimal, double = Lit("3", xsd + "integer"), Lit("3", xsd + "decimal"), Lit("3", xsd + "double")
+    for _ in range(2):  # read, then remembered
+        assert number_of(integer) == (3, 3, True)
+        assert number_of(decimal) is not None and number_of(decimal).integer is False  # type: ignore[union-attr]
+        assert isinstance(number_of(double).exact, float)  # type: ignore[union-attr]
+        assert number_of(Lit("three", xsd + "decimal")) is None

@@ -4,7 +4,7 @@ What ``medkg check --batch`` runs (without ``--dask``). The parent only reads th
 inputs (NDJSON lines or file paths, not parsed), cuts them into chunks and writes the results.
 Each chunk is read (:func:`medkg.batch.read_input`: a bad input becomes the same error record as
 anywhere else), checked together (:func:`medkg.batch.check_batch_records`) and serialised to
-JSON lines by whoever checks it: this process when ``jobs`` is 1, else one of ``jobs`` worker
+JSON lines (one text per chunk, :class:`CheckedChunk`) by whoever checks it: this process when ``jobs`` is 1, else one of ``jobs`` worker
 processes, with a few chunks in flight and the lines yielded in input order.
 
 Where the platform forks (Linux), the workers are forked after the parent loaded the knowledge
@@ -24,7 +24,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .batch import BatchRecord, RawInput, check_batch_records, read_input
 from .findings import finding_json_of
@@ -32,47 +32,65 @@ from .gc_pause import cyclic_gc_paused
 from .knowledge_base import KnowledgeBase, default_knowledge_base
 from .report import Finding
 
-__all__ = ["CheckedLine", "checked_lines"]
+__all__ = ["CheckedChunk", "checked_chunks", "chunks_of_dicts"]
 
 
 @dataclass(frozen=True)
-class CheckedLine:
-    """One batch record as written: its exit code, its findings counted by severity, its JSON line (no newline)."""
+class CheckedChunk:
+    """Consecutive batch records as written: their JSON lines, exit codes and findings counted by severity.
 
-    exit_code: int
+    ``text``: one compact JSON line per record, each ending in a newline; ``exit_codes``: one per
+    record, in order; ``severities``: severity -> findings of that severity over the records.
+    A worker returns one per chunk, so the parent writes and counts a chunk at once (one object to
+    pass between processes, not one per record).
+    """
+
+    text: str
+    exit_codes: list[int]
     severities: dict[str, int]
-    line: str
 
     @classmethod
-    def of_record(cls, record: BatchRecord, finding_json: Callable[[Finding], str] | None = None) -> CheckedLine:
-        """Return the line of a record checked here or by a worker (report as a model).
+    def of_records(
+        cls, records: Iterable[BatchRecord], finding_json: Callable[[Finding], str] | None = None
+    ) -> CheckedChunk:
+        """Return the chunk of records checked here or by a worker (reports as models).
 
         ``finding_json``: as for :meth:`medkg.report.Report.compact_json`.
         """
-        found = record.report.findings if record.report else []
-        return cls(record.exit_code, dict(Counter(f.severity for f in found)), record.to_json(finding_json))
+        lines, exit_codes = [], []
+        severities: Counter[str] = Counter()
+        for record in records:
+            lines.append(record.to_json(finding_json))
+            exit_codes.append(record.exit_code)
+            if record.report is not None:
+                severities.update(f.severity for f in record.report.findings)
+        return cls("".join(line + "\n" for line in lines), exit_codes, dict(severities))
 
     @classmethod
-    def of_dict(cls, record: dict[str, Any]) -> CheckedLine:
-        """Return the line of a record as a dict (:func:`medkg.batch.check_batch`, a Dask worker's records)."""
-        found = record.get("report", {}).get("findings", [])
-        line = json.dumps(record, ensure_ascii=False, separators=(",", ":"))  # as BatchRecord.to_json writes it
-        return cls(record["exit_code"], dict(Counter(f["severity"] for f in found)), line)
+    def of_dicts(cls, records: Iterable[dict[str, Any]]) -> CheckedChunk:
+        """Return the chunk of records as dicts (:func:`medkg.batch.check_batch`, a Dask worker's records)."""
+        lines, exit_codes = [], []
+        severities: Counter[str] = Counter()
+        for record in records:
+            # as BatchRecord.to_json writes it
+            lines.append(json.dumps(record, ensure_ascii=False, separators=(",", ":")))
+            exit_codes.append(record["exit_code"])
+            severities.update(f["severity"] for f in record.get("report", {}).get("findings", []))
+        return cls("".join(line + "\n" for line in lines), exit_codes, dict(severities))
 
+
+T = TypeVar("T")
 
 #: The knowledge base a worker checks with: the parent's, inherited on fork, or loaded by :func:`_start_worker`.
 _KB: list[KnowledgeBase] = []
 
 
-def _check_chunk(raws: list[RawInput], engine: str, chunk_size: int) -> list[CheckedLine]:
+def _check_chunk(raws: list[RawInput], engine: str, chunk_size: int) -> CheckedChunk:
     kb = _KB[0]
     with cyclic_gc_paused():  # reading and writing allocate as much as checking (see medkg.gc_pause)
         items = [item for item in (read_input(raw, kb.knows_drug) for raw in raws) if item is not None]
-        finding_json = finding_json_of(kb)
-        return [
-            CheckedLine.of_record(record, finding_json)
-            for record in check_batch_records(items, engine=engine, kb=kb, chunk_size=chunk_size)
-        ]
+        records = check_batch_records(items, engine=engine, kb=kb, chunk_size=chunk_size)
+        return CheckedChunk.of_records(records, finding_json_of(kb))
 
 
 def _die_with_parent(parent: int) -> None:
@@ -105,24 +123,31 @@ def _start_worker(root: Path | None, kb_folder: Path, parent: int) -> None:
         _KB.append(knowledge_base_at(kb_folder, root))
 
 
-def _chunks(raws: Iterable[RawInput], size: int) -> Iterator[list[RawInput]]:
-    iterator = iter(raws)
+def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    iterator = iter(items)
     while chunk := list(islice(iterator, size)):
         yield chunk
 
 
-def checked_lines(
+def chunks_of_dicts(records: Iterable[dict[str, Any]], size: int = 200) -> Iterator[CheckedChunk]:
+    """Yield records as dicts (a Dask batch's, :func:`medkg.batch.check_batch`'s) as chunks of up to ``size``, in order."""
+    for chunk in _chunks(records, size):
+        yield CheckedChunk.of_dicts(chunk)
+
+
+def checked_chunks(
     raws: Iterable[RawInput],
     *,
     jobs: int = 1,
     engine: str = "default",
     kb: KnowledgeBase | None = None,
     chunk_size: int = 200,
-) -> Iterator[CheckedLine]:
-    """Check a batch's raw inputs (:func:`medkg.batch.raw_inputs`); yield one line per input, in input order.
+) -> Iterator[CheckedChunk]:
+    """Check a batch's raw inputs (:func:`medkg.batch.raw_inputs`); yield the records chunk by chunk, in input order.
 
-    Each line is the record :func:`medkg.batch.check_batch` yields, as compact JSON; blank
-    NDJSON lines give none.
+    Each chunk holds the records :func:`medkg.batch.check_batch` yields for up to ``chunk_size``
+    consecutive inputs, as compact JSON lines; blank NDJSON lines give none (a chunk of only
+    blank lines is empty).
 
     Args:
         raws: the unread inputs, read lazily.
@@ -149,7 +174,7 @@ def checked_lines(
     gc.freeze()
     if jobs == 1:
         for chunk in _chunks(raws, chunk_size):
-            yield from _check_chunk(chunk, engine, chunk_size)
+            yield _check_chunk(chunk, engine, chunk_size)
         return
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
@@ -159,10 +184,10 @@ def checked_lines(
         initializer=_start_worker,
         initargs=(kb.root, kb.built.folder, os.getpid()),
     ) as pool:
-        pending: deque[Future[list[CheckedLine]]] = deque()
+        pending: deque[Future[CheckedChunk]] = deque()
         for chunk in _chunks(raws, chunk_size):
             pending.append(pool.submit(_check_chunk, chunk, engine, chunk_size))
             if len(pending) >= 2 * jobs:
-                yield from pending.popleft().result()
+                yield pending.popleft().result()
         while pending:
-            yield from pending.popleft().result()
+            yield pending.popleft().result()

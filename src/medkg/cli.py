@@ -443,7 +443,7 @@ def _run_batch(
     from contextlib import ExitStack
 
     from .batch import count_batch_items, raw_inputs, read_input
-    from .batch_pool import CheckedLine, checked_lines
+    from .batch_pool import CheckedChunk, checked_chunks, chunks_of_dicts
     from .report import SEVERITY_RANK
 
     from_stdin = str(source) == "-"
@@ -469,24 +469,24 @@ def _run_batch(
         except OSError as error:
             _fail_input(f"cannot write {output}: {error.strerror or error}")
             return
-        lines: Iterable[CheckedLine]
+        chunks: Iterable[CheckedChunk]
         if dask_scheduler is not None:
             from .distributed import check_batch_distributed, dask_client
 
             client = stack.enter_context(dask_client(dask_scheduler))
             items = (item for raw in raws if (item := read_input(raw, kb.knows_drug)) is not None)
-            lines = map(CheckedLine.of_dict, check_batch_distributed(items, client, engine=engine, kb=kb))
+            chunks = chunks_of_dicts(check_batch_distributed(items, client, engine=engine, kb=kb))
         else:
-            lines = checked_lines(raws, jobs=jobs, engine=engine, kb=kb)
+            chunks = checked_chunks(raws, jobs=jobs, engine=engine, kb=kb)
         show = sys.stderr.isatty()
         bar = stack.enter_context(
             click.progressbar(length=total or 0, label="checking", file=sys.stderr, hidden=not show or total is None)
         )
-        for checked in lines:
-            write(checked.line + "\n")
-            exits[checked.exit_code] += 1
+        for checked in chunks:
+            write(checked.text)
+            exits.update(checked.exit_codes)
             severities.update(checked.severities)
-            bar.update(1)
+            bar.update(len(checked.exit_codes))
     elapsed = time.perf_counter() - started
     count = sum(exits.values())
     click.echo(

@@ -562,11 +562,14 @@ def findings_from_rows(
 
 def _drop_superseded(kb: KnowledgeBase, findings: list[Finding]) -> list[Finding]:
     """Drop a general rule's finding where a rule that supersedes it fired for the same drugs."""
+    supersedes = kb.supersedes
+    if not any(f.rule in supersedes for f in findings):  # most reports: nothing can be superseded
+        return findings
     fired = {(f.rule, tuple(f.drugs)) for f in findings}
     return [
         f
         for f in findings
-        if not any((specific, tuple(f.drugs)) in fired for specific in kb.supersedes.get(f.rule or "", ()))
+        if not any((specific, tuple(f.drugs)) in fired for specific in supersedes.get(f.rule or "", ()))
     ]
 
 

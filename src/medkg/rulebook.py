@@ -74,10 +74,23 @@ class Number(NamedTuple):
     integer: bool
 
 
+#: Literals already read, and their numbers (patients share ages, doses and frequencies).
+_NUMBERS: dict[Lit, Number | None] = {}
+
+
 def number_of(term: Term) -> Number | None:
     """Return the number a literal holds, or None for a non-numeric term (or a malformed lexical form)."""
     if not isinstance(term, Lit):
         return None
+    if term in _NUMBERS:
+        return _NUMBERS[term]
+    number = _read_number(term)
+    if len(_NUMBERS) < 100_000:  # bounded: a server sees ever new values
+        _NUMBERS[term] = number
+    return number
+
+
+def _read_number(term: Lit) -> Number | None:
     try:
         if term.datatype in _INTEGERS:
             value = int(term.lexical)
