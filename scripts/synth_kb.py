@@ -120,12 +120,12 @@ def _peak_rss_mb(who: int) -> float:
 
 
 def generate(
-    root: Path, out: Path, *, drugs: int, pairs: int, seed: int, realise: str = "each", quiet: bool = False
+    root: Path, out: Path, *, drugs: int, pairs: int, seed: int, realise: str = "profiles", quiet: bool = False
 ) -> dict[str, object]:
     """Generate the synthetic knowledge base into ``out`` and return the figures of the run.
 
-    ``realise`` is ``"each"`` (HermiT classifies every drug, as ``medkg build`` does) or
-    ``"profiles"`` (one prototype per distinct logical profile: ``scripts/synth_kb_realise.py``).
+    ``realise`` is ``"profiles"`` (one prototype per distinct logical profile:
+    ``scripts/synth_kb_realise.py``) or ``"each"`` (HermiT classifies every drug, as ``medkg build`` does).
 
     Raises:
         FileExistsError: if ``out`` exists and is not empty.
@@ -328,9 +328,11 @@ def main() -> None:
     )
     parser.add_argument(
         "--realise",
-        choices=("each", "profiles"),
-        default="each",
-        help="each: HermiT classifies every drug (as medkg build); profiles: one prototype per drug profile",
+        choices=("profiles", "each"),
+        default="profiles",
+        help="profiles (default): HermiT classifies one prototype per distinct drug profile, whose types each drug "
+        "of that profile gets (same types, minutes faster at 4,000 drugs); each: HermiT classifies every drug, "
+        "as medkg build does",
     )
     parser.add_argument(
         "--compile",

@@ -6,8 +6,9 @@ e.g. ``medkg:hasEffect``, ``medkg:anticholinergicBurdenScore``). Drugs with the 
 therefore get the same types. :func:`classify_by_profile` gives HermiT the T-box (real ontology
 and vocabulary, synthetic class hierarchy and sources) plus one prototype individual per
 distinct profile, then copies the prototype's types to every drug of that profile and adds the
-named superclasses of each drug's asserted classes. ``scripts/synth_kb.py --realise profiles``
-uses it; ``--realise each`` (the default) classifies every drug, exactly as ``medkg build`` does.
+named superclasses of each drug's asserted classes. ``scripts/synth_kb.py`` uses it by default
+(``--realise profiles``); ``--realise each`` classifies every drug, exactly as ``medkg build`` does.
+``tests/test_synth_kb.py`` checks that both give every drug the same types.
 """
 
 from __future__ import annotations

@@ -72,6 +72,25 @@ def test_meta_follows_the_build_contract(generated: tuple[Path, dict[str, object
     assert figures["triples"] == meta["triples"]
 
 
+def test_classifying_one_prototype_per_profile_gives_every_drug_the_types_of_classifying_each(
+    generated: tuple[Path, dict[str, object]], store: pyoxigraph.Store, tmp_path: Path
+) -> None:
+    """The default ``--realise profiles`` shortcut (scripts/synth_kb_realise.py) against HermiT on every drug."""
+    assert generated[1]["realise"] == "profiles"
+    out = tmp_path / "each"
+    command = [sys.executable, str(SCRIPT), "--drugs", str(DRUGS), "--pairs", str(PAIRS), "--out", str(out)]
+    result = subprocess.run([*command, "--realise", "each", "--quiet"], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    each = pyoxigraph.Store.read_only(str(out / "store"))
+    drug_types = 'SELECT ?s ?o WHERE { ?s a ?o FILTER(STRSTARTS(STR(?s), "https://w3id.org/medkg/synthetic/drug/")) }'
+    hierarchy = "SELECT ?s ?o WHERE { ?s rdfs:subClassOf ?o }"
+    for query in (drug_types, hierarchy):
+        found = [{(str(r["s"]), str(r["o"])) for r in _solutions(s, PREFIXES + query)} for s in (store, each)]
+        assert found[0] == found[1]
+    # the inferred types reach the effect-defined classes, not only the asserted hierarchy
+    assert _count(each, "?d a kg:CNSDepressant") == _count(store, "?d a kg:CNSDepressant") > 0
+
+
 def test_counts_of_drugs_and_rules(store: pyoxigraph.Store) -> None:
     synthetic = 'FILTER(STRSTARTS(STR(?d), "https://w3id.org/medkg/synthetic/drug/"))'
     assert _count(store, f"?d a medkg:Drug . {synthetic}") == DRUGS
