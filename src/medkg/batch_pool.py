@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 
 from .batch import BatchRecord, RawInput, check_batch_records, read_input
 from .findings import finding_json_of
-from .gc_pause import cyclic_gc_paused
+from .gc_pause import cyclic_gc_paused, freeze_long_lived
 from .knowledge_base import KnowledgeBase, default_knowledge_base
 from .report import Finding
 
@@ -156,7 +156,7 @@ def checked_chunks(
         kb: knowledge base (default: the built-in one); workers use the same build.
         chunk_size: inputs checked together (one chunk is one task).
 
-    Side effect: :func:`gc.freeze` is called first, so the objects alive then (the knowledge base,
+    Side effect: :func:`medkg.gc_pause.freeze_long_lived` is called first, so the objects alive then (the knowledge base,
     and the caller's) are never walked by the cyclic collector again; forked workers then share
     their pages instead of copying them when a collection would touch them.
 
@@ -167,11 +167,13 @@ def checked_chunks(
     if jobs < 1 or chunk_size < 1:
         raise ValueError(f"jobs and chunk_size must be at least 1, not {jobs} and {chunk_size}")
     kb = kb or default_knowledge_base()
-    kb.rulebook, kb.drug_names  # noqa: B018 - loaded before the workers fork, so they share it
+    # loaded and indexed before the workers fork, so that they share it
+    kb.rulebook.warm()
+    kb.drug_names  # noqa: B018
     _KB[:] = [kb]
     # the knowledge base lives as long as the process: keep the collector from walking it again and
     # again (and, forked, from writing to the pages the workers share)
-    gc.freeze()
+    freeze_long_lived()
     if jobs == 1:
         for chunk in _chunks(raws, chunk_size):
             yield _check_chunk(chunk, engine, chunk_size)

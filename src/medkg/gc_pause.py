@@ -16,7 +16,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["cyclic_gc_paused"]
+__all__ = ["cyclic_gc_paused", "freeze_long_lived"]
 
 _lock = threading.Lock()
 _holders = 0
@@ -44,3 +44,16 @@ def cyclic_gc_paused() -> Iterator[None]:
             _holders -= 1
             if _holders == 0 and _resume:
                 gc.enable()
+
+
+def freeze_long_lived() -> None:
+    """Move every object alive now out of the cyclic collector's reach for good (:func:`gc.freeze`).
+
+    For data that lives as long as the process once loaded, such as a knowledge base's rule
+    book: a million objects on a DrugBank-scale build. Otherwise every full collection walks
+    them again, and so does the one at interpreter exit: 4 of the 6.5 s of a ``medkg check`` on
+    the 1,000,000-pair build, and seconds of pause in a server. Frozen objects are still freed by
+    reference counting when no longer used; only reference cycles already unreachable now are
+    never collected.
+    """
+    gc.freeze()

@@ -132,10 +132,17 @@ class KnowledgeBase:
 
     @cached_property
     def rulebook(self) -> Rulebook:
-        """The compiled rule book of this build (cached next to it; see :mod:`medkg.rulebook`)."""
+        """The compiled rule book of this build (cached next to it; see :mod:`medkg.rulebook`).
+
+        Side effect: once loaded, it is kept out of the cyclic collector's walks
+        (:func:`medkg.gc_pause.freeze_long_lived`), with every other object alive then.
+        """
+        from .gc_pause import freeze_long_lived
         from .rulebook import load_rulebook
 
-        return load_rulebook(lambda: self.store, self.built.folder, self.built.sha256, self.root)
+        book = load_rulebook(lambda: self.store, self.built.folder, self.built.sha256, self.root)
+        freeze_long_lived()
+        return book
 
     @cached_property
     def rule_queries(self) -> list[str]:
