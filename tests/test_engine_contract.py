@@ -117,3 +117,31 @@ def test_batch_equals_one_by_one(kb: KnowledgeBase) -> None:
     together = check_many(patients, kb=kb)
     for patient, report in zip(patients, together, strict=True):
         assert check(patient, kb=kb) == report, patient.id
+
+
+def test_the_rule_queries_on_plain_rdflib_give_the_default_engines_report(kb: KnowledgeBase) -> None:
+    """The baseline scripts/bench.py measures: the sparql engine's queries run by rdflib's own SPARQL engine.
+
+    The brief's patient (baclofen with trazodone, 78 years, Cockcroft-Gault CrCl below 30): about
+    8 s on rdflib. The bench's rdflib row once failed because this store lacked an attribute the
+    engines read.
+    """
+    from medkg.rdflib_store import RdflibStore
+
+    on_rdflib = KnowledgeBase(kb.built, kb.root, store=RdflibStore.from_file(kb.built.compiled))  # type: ignore[arg-type]
+    patient = {
+        "id": "brief",
+        "age_years": 78,
+        "sex": "female",
+        "weight_kg": 60,
+        "serum_creatinine_mg_dl": 1.8,
+        "conditions": ["spasticity", "depression", "insomnia"],
+        "medications": [
+            {"drug": "baclofen", "dose_mg": 10, "times_per_day": 3},
+            {"drug": "trazodone", "dose_mg": 50, "times_per_day": 1},
+        ],
+    }
+    slow, fast = check(patient, kb=on_rdflib, engine="sparql"), check(patient, kb=kb)
+    assert slow.patient == fast.patient and slow.patient.crcl_ml_min is not None and slow.patient.crcl_ml_min < 30
+    assert slow.findings == fast.findings
+    assert any(f.kind == "dose-adjustment" and f.drugs == ["baclofen"] for f in slow.findings)

@@ -51,6 +51,9 @@ def _ox(term: Node) -> ox.NamedNode | ox.BlankNode | ox.Literal:
 class RdflibStore:
     """The compiled knowledge base in one rdflib graph; patients are added for a check and removed."""
 
+    #: patients can always be added (as :attr:`medkg.store.QueryStore.read_only` for the engines)
+    read_only = False
+
     def __init__(self, graph: Graph) -> None:
         self._graph = graph
         self._added: list[tuple[Node, Node, Node]] = []
