@@ -23,6 +23,13 @@ def client(kb: KnowledgeBase) -> Iterator[TestClient]:
         yield client
 
 
+def test_start_up_loads_the_rule_book_before_the_first_request(kb: KnowledgeBase) -> None:
+    """A CDS Hooks call is answered while a prescriber waits: the first must not load the rule book (2 s at DrugBank scale)."""
+    fresh = KnowledgeBase(kb.built, kb.root)
+    with TestClient(create_app(fresh)):
+        assert "rulebook" in vars(fresh)  # the cached property, filled by the lifespan
+
+
 def test_discovery_lists_the_hooks(client: TestClient) -> None:
     services = client.get("/cds-services").json()["services"]
     hooks = {service["hook"] for service in services}

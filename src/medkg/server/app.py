@@ -138,10 +138,15 @@ def create_app(kb: KnowledgeBase | None = None, settings: ServerSettings | None 
     )
     verifier = JwtVerifier(config.jwt_issuers, leeway_s=config.jwt_leeway_s) if config.jwt_enabled else None
 
+    def load() -> None:
+        """Load what the first request would otherwise wait for: the store, the names, the indexed rule book."""
+        knowledge.store, knowledge.drug_names  # noqa: B018
+        knowledge.rulebook.warm()
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         pool.start()
-        await anyio.to_thread.run_sync(lambda: (knowledge.store, knowledge.drug_names))
+        await anyio.to_thread.run_sync(load)
         try:
             yield
         finally:
