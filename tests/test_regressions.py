@@ -343,14 +343,18 @@ def _angioedema_findings(kb: KnowledgeBase, condition: str, drug: str) -> list[t
         ("h/o angioedema", "ramipril", [("caution", "major")]),
         ("angioedema, hereditary", "enalapril", [("contraindication", "contraindicated")]),
         ("Angioedema [ICD-10 T78.3XXA]", "lisinopril", [("caution", "major")]),
+        # UK losartan SmPC 4.4: a history of angioedema asks for close monitoring (class labelling for every ARB)
+        ("angioedema", "losartan", [("caution", "moderate")]),
+        ("ace inhibitor angioedema", "valsartan", [("caution", "moderate")]),
+        ("hereditary angioedema", "irbesartan", [("caution", "moderate")]),
         # no bradykinin-breakdown blocker: no angioedema rule
         ("ace inhibitor angioedema", "amlodipine", []),
     ],
 )
-def test_angioedema_history_with_ace_inhibitors_and_sacubitril(
+def test_angioedema_history_with_ace_inhibitors_sacubitril_and_arbs(
     kb: KnowledgeBase, condition: str, drug: str, expected: list[tuple[str, str]]
 ) -> None:
-    """A known cause gives the labels' contraindication; an unrecorded cause, a caution to establish it."""
+    """A known cause gives the labels' contraindication; an unrecorded cause, a caution to establish it; an ARB, close monitoring."""
     assert _angioedema_findings(kb, condition, drug) == expected
 
 
