@@ -4,8 +4,9 @@ What ``medkg check --batch`` runs (without ``--dask``). The parent only reads th
 inputs (NDJSON lines or file paths, not parsed), cuts them into chunks and writes the results.
 Each chunk is read (:func:`medkg.batch.read_input`: a bad input becomes the same error record as
 anywhere else), checked together (:func:`medkg.batch.check_batch_records`) and serialised to
-JSON lines (one text per chunk, :class:`CheckedChunk`) by whoever checks it: this process when ``jobs`` is 1, else one of ``jobs`` worker
-processes, with a few chunks in flight and the lines yielded in input order.
+JSON lines (one text per chunk, :class:`CheckedChunk`) by whoever checks it: this process when
+``jobs`` is 1, else one of ``jobs`` worker processes, with a few chunks in flight and the chunks
+yielded in input order.
 
 Where the platform forks (Linux), the workers are forked after the parent loaded the knowledge
 base and share it; elsewhere each worker loads it once (:func:`_start_worker`).
@@ -130,7 +131,7 @@ def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
 
 
 def chunks_of_dicts(records: Iterable[dict[str, Any]], size: int = 200) -> Iterator[CheckedChunk]:
-    """Yield records as dicts (a Dask batch's, :func:`medkg.batch.check_batch`'s) as chunks of up to ``size``, in order."""
+    """Yield records given as dicts (a Dask batch's) as chunks of up to ``size`` records, in order."""
     for chunk in _chunks(records, size):
         yield CheckedChunk.of_dicts(chunk)
 
@@ -156,9 +157,10 @@ def checked_chunks(
         kb: knowledge base (default: the built-in one); workers use the same build.
         chunk_size: inputs checked together (one chunk is one task).
 
-    Side effect: :func:`medkg.gc_pause.freeze_long_lived` is called first, so the objects alive then (the knowledge base,
-    and the caller's) are never walked by the cyclic collector again; forked workers then share
-    their pages instead of copying them when a collection would touch them.
+    Side effect: :func:`medkg.gc_pause.freeze_long_lived` is called first, so the objects alive
+    then (the knowledge base, and the caller's) are never walked by the cyclic collector again;
+    forked workers then share their pages instead of copying them when a collection would touch
+    them.
 
     Raises:
         ValueError: if ``jobs`` or ``chunk_size`` is below 1.

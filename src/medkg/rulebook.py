@@ -348,9 +348,9 @@ class Rulebook:
 
         The order is that of ``rules_by("PairRule", "objectDrug", matched)`` filtered to rules
         with a precipitant in ``matched``: the same list, found through an index by object and
-        precipitant (built on first use, or by :meth:`warm`) rather than by testing every rule whose object matches
-        (with a million pair rules, a ten-drug patient's drugs and classes are the object of
-        thousands of them).
+        precipitant (built on first use, or by :meth:`warm`) rather than by testing every rule
+        whose object matches (with a million pair rules, a ten-drug patient's drugs and classes
+        are the object of thousands of them).
         """
         pairs = self.warm()
         wanted = matched if isinstance(matched, (set, frozenset)) else set(matched)
