@@ -118,3 +118,12 @@ def test_example_patient_is_valid() -> None:
     for path in EXAMPLES.glob("*.json"):
         assert load_patient(path).medications, path
         json.loads(path.read_text(encoding="utf-8"))
+
+
+def test_combination_parts_split_on_slash_and_plus_only_when_every_part_is_there() -> None:
+    from medkg.names import combination_parts
+
+    assert combination_parts(" Amlodipine / Valsartan ") == ["amlodipine", "valsartan"]
+    assert combination_parts("oxycodone+acetaminophen") == ["oxycodone", "acetaminophen"]
+    assert combination_parts("baclofen") == ["baclofen"]
+    assert combination_parts("baclofen/") == ["baclofen/"]  # an empty part: not a combination

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -399,3 +400,29 @@ def test_a_dose_with_many_decimal_places_does_not_silence_dose_limits(kb: Knowle
     found = [f for f in report.findings if f.rule == "https://w3id.org/medkg/kg/rule-colchicine-max-daily-dose"]
     assert [f.severity for f in found] == ["major"], [f.rule for f in report.findings]
     assert any("daily dose 1000.035714 mg/day" in line for line in found[0].because), found[0].because
+
+
+def test_a_combination_written_out_checks_every_ingredient(kb: KnowledgeBase) -> None:
+    """ "sacubitril/valsartan" once named sacubitril alone (a synonym on one row): valsartan went unchecked, unsaid."""
+    base: dict[str, Any] = {"age_years": 60, "sex": "male", "crcl_ml_min": 80, "labs": {"potassium_mmol_l": 5.8}}
+    reports = {
+        name: check({**base, "medications": [{"drug": name}, {"drug": "spironolactone"}]}, kb=kb)
+        for name in ("Entresto", "sacubitril/valsartan", "Valsartan + Sacubitril")
+    }
+    for name, report in reports.items():
+        assert sorted(a.drug for a in report.assessed if a.input == name) == ["sacubitril", "valsartan"], name
+        assert any(note.startswith(f"{name} is a combination product") for note in report.notes), name
+        # the ARB with a potassium-sparing diuretic at potassium above 5.0 (valsartan's finding)
+        assert any(
+            f.severity == "major" and "valsartan" in f.drugs and "spironolactone" in f.drugs for f in report.findings
+        )
+    assert reports["sacubitril/valsartan"].findings == reports["Entresto"].findings
+
+
+def test_a_combination_with_an_unknown_part_is_unidentified_as_a_whole(kb: KnowledgeBase) -> None:
+    """Nothing is checked on half a name: the whole input is reported as not assessed."""
+    report = check({"age_years": 60, "medications": [{"drug": "amlodipine/nosuchdrug"}]}, kb=kb)
+    assert report.assessed == []
+    assert [f.title for f in report.findings if "unidentified" in f.title] == [
+        "Not assessed: unidentified medication 'amlodipine/nosuchdrug'"
+    ]

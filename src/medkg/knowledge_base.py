@@ -24,7 +24,7 @@ from . import __version__
 from .build import BuiltKnowledgeBase, ensure_built
 from .cache import write_atomically
 from .catalogue_file import CatalogueFile, write_catalogue_file
-from .names import normalise
+from .names import combination_parts, normalise
 from .queries import query_files, query_text
 from .store import QueryStore
 
@@ -315,8 +315,27 @@ class KnowledgeBase:
         return names
 
     def knows_drug(self, name: str) -> bool:
-        """Whether ``name`` (any case and spacing) names a drug: ingredient, brand or synonym."""
-        return normalise(name) in self.name_ingredients
+        """Whether ``name`` (any case and spacing) names a drug: ingredient, brand, synonym or combination of them."""
+        return bool(self.ingredients_of(name))
+
+    def ingredients_of(self, name: str) -> list[str]:
+        """Return the drug IRIs an entered medication name denotes ([] if it denotes none).
+
+        A name of the knowledge base (ingredient, brand, synonym) gives its ingredients, several for
+        a combination brand. Otherwise a combination written out with "/" or "+"
+        (``"amlodipine/valsartan"``) gives the ingredients of its parts when every part is such a
+        name; if one part is unknown the whole name is, so nothing is checked on half a name.
+        """
+        found = self.name_ingredients.get(normalise(name))
+        if found is not None:
+            return found
+        parts = combination_parts(name)
+        if len(parts) == 1:
+            return []
+        each = [self.name_ingredients.get(part) for part in parts]
+        if not all(each):
+            return []
+        return sorted({iri for iris in each if iris for iri in iris})
 
     @catalogued
     def name_ingredients(self) -> dict[str, list[str]]:

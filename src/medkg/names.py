@@ -11,7 +11,7 @@ import difflib
 import re
 from collections.abc import Mapping
 
-__all__ = ["normalise", "resolve", "resolve_condition", "suggest"]
+__all__ = ["combination_parts", "normalise", "resolve", "resolve_condition", "suggest"]
 
 _SPACES = re.compile(r"\s+")
 #: A coded name as the FHIR reader writes it: "Chronic kidney disease stage 3 [SNOMED CT 433144002; ICD-10 N18.3]".
@@ -50,6 +50,20 @@ def split_past(name: str) -> tuple[str, str | None]:
 def normalise(name: str) -> str:
     """Lower-case, trim and collapse white space (``"  Some Brand "`` -> ``"some brand"``)."""
     return _SPACES.sub(" ", name.strip()).casefold()
+
+
+#: Between the parts of a combination written out: "amlodipine/valsartan", "oxycodone + acetaminophen".
+_COMBINED = re.compile(r"\s*[/+]\s*")
+
+
+def combination_parts(name: str) -> list[str]:
+    """Split a combination written out with "/" or "+" into its normalised parts (one part: not such a name).
+
+    ``"Amlodipine / Valsartan"`` -> ``["amlodipine", "valsartan"]``; an empty part makes the whole
+    name one part, so ``"a/"`` is not read as ``a``.
+    """
+    parts = _COMBINED.split(normalise(name))
+    return parts if len(parts) > 1 and all(parts) else [normalise(name)]
 
 
 def resolve(name: str, names: Mapping[str, str]) -> str | None:

@@ -18,7 +18,7 @@ from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, OWL, RDF, XSD
 
 from .knowledge_base import KnowledgeBase
-from .names import normalise, resolve, resolve_condition, split_past, suggest
+from .names import resolve, resolve_condition, split_past, suggest
 from .patient import Patient
 from .renal import RenalFunction, renal_function
 from .vocabulary import PATIENT, medkg_term
@@ -216,7 +216,7 @@ def patient_graph(patient: Patient, kb: KnowledgeBase, *, index: int = 0) -> Pat
         )
 
     for number, medication in enumerate(patient.medications):
-        ingredients = kb.name_ingredients.get(normalise(medication.drug), [])
+        ingredients = kb.ingredients_of(medication.drug)
         combination = len(ingredients) > 1
         if combination:
             labels = " + ".join(kb.label(i) for i in ingredients)
