@@ -116,8 +116,15 @@ def test_cards_for_draft_hooks_only_involve_draft_orders(kb: KnowledgeBase) -> N
     )
     every = cards_for(report, hook="patient-view", draft_drugs=[], instance="x")
     drafted = cards_for(report, hook="order-sign", draft_drugs=["trazodone"], instance="x")
-    shown = [f for f in report.findings if not (f.kind == "not-assessed" and f.suggestions is None)]
-    assert len(every) == len(shown) > len(drafted) > 0
+    unassessed = [f for f in report.findings if f.kind == "not-assessed" and f.suggestions is None]
+    shown = [f for f in report.findings if f not in unassessed]
+    assert unassessed  # sex, hepatic function, ... were not given
+    # every other finding is a card; what could not be assessed is gathered into one info card, last
+    assert len(every) == len(shown) + 1 > len(drafted) > 0
+    gathered = every[-1]
+    assert gathered["indicator"] == "info" and gathered["summary"].startswith("Not fully checked")
+    assert all(f.title.removeprefix("Not assessed: ") in gathered["detail"] for f in unassessed)
+    assert all(f.recommendation and f.recommendation in gathered["detail"] for f in unassessed)
     assert all(len(card["summary"]) <= 140 for card in every)
     assert all("supports, and does not replace, clinical judgement" in card["detail"] for card in every)
     assert cards_for(report, hook="order-sign", draft_drugs=["trazodone"], instance="x") == drafted  # stable uuids
@@ -143,7 +150,11 @@ def test_pddi_warfarin_ketorolac_order_sign_gives_a_card_naming_both(client: Tes
     from sample_files import C1
 
     cards = _cards(client, "medkg-order-sign", C1)
-    named = [c for c in cards if "warfarin" in c["summary"] and "ketorolac" in c["summary"]]
+    named = [
+        c
+        for c in cards
+        if "warfarin" in c["summary"] and "ketorolac" in c["summary"] and not c["summary"].startswith("Not fully")
+    ]
     assert named and {c["indicator"] for c in named} <= {"critical", "warning"}
     assert any(c["indicator"] == "critical" for c in named)  # warfarin + NSAID: major bleeding risk
     assert all(c["overrideReasons"] for c in named)
@@ -157,10 +168,14 @@ def test_order_select_with_two_drafts_names_digoxin_and_cyclosporine(client: Tes
     assert any("ketorolac" in c["summary"] and "cyclosporine" in c["summary"] for c in cards)
 
 
-def test_amoxicillin_only_order_select_returns_no_cards(client: TestClient) -> None:
+def test_amoxicillin_only_order_select_raises_no_alert_but_says_what_was_not_checked(client: TestClient) -> None:
+    """No interaction or caution applies; the one card says which checks lacked patient data (never a silent pass)."""
     from sample_files import C9
 
-    assert _cards(client, "medkg-order-select", C9) == []
+    cards = _cards(client, "medkg-order-select", C9)
+    assert [(c["indicator"], c["summary"].split(":")[0]) for c in cards] == [("info", "Not fully checked")]
+    assert "amoxicillin" in cards[0]["summary"] and "renal function unknown" in cards[0]["detail"]
+    assert cards[0]["overrideReasons"] == []
 
 
 def test_every_sample_request_is_answered_and_bad_bodies_are_refused(client: TestClient) -> None:

@@ -1,11 +1,12 @@
 """CDS Hooks cards from a medkg report: which findings become cards, and how they read.
 
 For ``order-select`` / ``order-sign`` (and the legacy ``medication-prescribe``) only findings
-that involve a draft order become cards; ``patient-view`` shows every finding. A finding that
-something could not be assessed for lack of patient data is not a card (it stays in the report
-and the service has no report channel besides cards); an unidentified medication is. Indicator:
-contraindicated or major -> ``critical``, moderate -> ``warning``, anything else -> ``info``
-(CDS Hooks 2.0, Card attributes).
+that involve a draft order become cards; ``patient-view`` shows every finding. An unidentified
+medication is a card of its own. What could not be assessed for lack of patient data (renal
+function, potassium, pregnancy status, a dose) is gathered into one ``info`` card, so that an
+empty or short answer is never taken for a complete check: cards are the service's only channel.
+Indicator: contraindicated or major -> ``critical``, moderate -> ``warning``, anything else ->
+``info`` (CDS Hooks 2.0, Card attributes).
 """
 
 from __future__ import annotations
@@ -43,7 +44,12 @@ def _summary(finding: Finding) -> str:
     text = f"{finding.title or finding.summary}" + (
         f" ({drugs})" if drugs and drugs not in (finding.title or "") else ""
     )
-    return text if len(text) <= _SUMMARY_LIMIT else text[: _SUMMARY_LIMIT - 1].rstrip() + "…"
+    return _clip(text)
+
+
+def _clip(summary: str) -> str:
+    """Cut a card summary to the CDS Hooks limit (140 characters), marking the cut."""
+    return summary if len(summary) <= _SUMMARY_LIMIT else summary[: _SUMMARY_LIMIT - 1].rstrip() + "…"
 
 
 def _detail(finding: Finding) -> str:
@@ -83,13 +89,12 @@ def cards_for(report: Report, *, hook: str, draft_drugs: Iterable[str], instance
         instance: the request's ``hookInstance``; card uuids are derived from it, so the same request gives the same cards.
     """
     drafts = {name.casefold() for name in draft_drugs}
-    cards = []
+    cards, unassessed = [], []
     for finding in report.findings:
         if hook in DRAFT_HOOKS and not _involves(finding, drafts):
             continue
         if finding.kind == "not-assessed" and finding.suggestions is None:
-            # missing patient data (renal function, age, dose) is in the report, not a card: an EHR
-            # asks the service again when the data exist; an unidentified drug is always a card
+            unassessed.append(finding)  # missing patient data: one card for all, below
             continue
         key = f"{instance}|{finding.rule or finding.title}|{'|'.join(finding.drugs)}"
         cards.append(
@@ -102,4 +107,27 @@ def cards_for(report: Report, *, hook: str, draft_drugs: Iterable[str], instance
                 "overrideReasons": OVERRIDE_REASONS if indicator(finding.severity) != "info" else [],
             }
         )
+    if unassessed:
+        cards.append(_not_assessed_card(unassessed, instance))
     return cards
+
+
+def _not_assessed_card(findings: list[Finding], instance: str) -> dict[str, Any]:
+    """One ``info`` card listing what could not be checked for lack of patient data, and what to give."""
+    drugs = sorted({drug for finding in findings for drug in finding.drugs})
+    summary = f"Not fully checked: {len(findings)} item{'s' if len(findings) > 1 else ''} of patient data missing"
+    summary += f" ({', '.join(drugs)})" if drugs else ""
+    lines = ["Some rules could not be applied because the patient data they need were not sent:", ""]
+    for finding in findings:
+        lines.append(
+            f"- **{finding.title.removeprefix('Not assessed: ')}**: {finding.recommendation or finding.summary}"
+        )
+    lines += ["", f"_{DISCLAIMER}_"]
+    return {
+        "uuid": str(uuid.uuid5(_NAMESPACE, f"{instance}|not-assessed")),
+        "summary": _clip(summary),
+        "indicator": "info",
+        "detail": "\n".join(lines),
+        "source": {"label": "medkg knowledge base"},
+        "overrideReasons": [],
+    }
