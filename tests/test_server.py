@@ -35,6 +35,8 @@ def test_discovery_lists_the_hooks(client: TestClient) -> None:
     hooks = {service["hook"] for service in services}
     assert {"order-select", "order-sign", "patient-view"} <= hooks
     assert all(service["id"] and service["description"] and service["prefetch"] for service in services)
+    # conditions of every clinical status: a resolved angioedema must reach the check (docs/fhir.md)
+    assert all("clinical-status" not in service["prefetch"]["conditions"] for service in services)
     assert (
         client.get("/cds-services", headers={"Origin": "https://ehr.example"}).headers["access-control-allow-origin"]
         == "*"

@@ -51,7 +51,8 @@ _PREFETCH = {
     "patient": "Patient/{{context.patientId}}",
     "medications": "MedicationRequest?patient={{context.patientId}}&status=active",
     "statements": "MedicationStatement?patient={{context.patientId}}&status=active",
-    "conditions": "Condition?patient={{context.patientId}}&clinical-status=active",
+    # every clinical status: a past angioedema, fall or peptic ulcer still counts (docs/fhir.md, past episodes)
+    "conditions": "Condition?patient={{context.patientId}}",
     "allergies": "AllergyIntolerance?patient={{context.patientId}}",
     "labs": "Observation?patient={{context.patientId}}&code=http://loinc.org|2160-0,http://loinc.org|38483-4,"
     "http://loinc.org|33914-3,http://loinc.org|62238-1,http://loinc.org|98979-8,http://loinc.org|29463-7,"
