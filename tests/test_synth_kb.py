@@ -196,7 +196,7 @@ def _medkg_on(build: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def test_a_large_builds_read_only_store_is_queried_and_a_patient_refused_clearly(
     generated: tuple[Path, dict[str, object]], tmp_path: Path
 ) -> None:
-    """``medkg query`` reads a large build's on-disk store; what would add a patient to it is an input error.
+    """``medkg query`` reads a large build's on-disk store; what would add a patient to it, or need HermiT, is an input error.
 
     Both once failed as internal errors (exit 3, "Transaction are only possible on read-write instances").
     """
@@ -218,4 +218,10 @@ def test_a_large_builds_read_only_store_is_queried_and_a_patient_refused_clearly
         refused = _medkg_on(generated[0], *args)
         assert refused.returncode == 2, (args, refused.stderr)
         assert "read-only" in refused.stderr and "default engine" in refused.stderr, refused.stderr
+        assert refused.stdout == ""
+    # the owl engine has no sources file to give HermiT there (it once failed as an internal error)
+    for args in (("check", str(patient), "--engine", "owl"), ("check", "--batch", str(batch), "--engine", "owl")):
+        refused = _medkg_on(generated[0], *args)
+        assert refused.returncode == 2, (args, refused.stderr)
+        assert "owl engine" in refused.stderr and "default engine" in refused.stderr, refused.stderr
         assert refused.stdout == ""

@@ -454,10 +454,9 @@ def _run_batch(
 
         Scheduler.parse(dask_scheduler)  # a malformed SCHEDULER fails before any work
     kb = _knowledge_base(store)
-    if engine == "sparql":
-        from .engines import require_writable_store
+    from .engines import require_engine_fits
 
-        require_writable_store(kb)  # before the run, not as an internal error on every record
+    require_engine_fits(kb, engine)  # before the run, not as an error on every record
     raws = raw_inputs("stdin", sys.stdin.buffer) if from_stdin else raw_inputs(source)
     total = None if from_stdin else count_batch_items(source)
     started = time.perf_counter()

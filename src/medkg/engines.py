@@ -84,9 +84,15 @@ class _QueryingEngine:
 
 #: Why the sparql engine and ``medkg query --patient`` cannot run on a large build's store.
 READ_ONLY_STORE = (
-    "this knowledge base's store is read-only (a large build, opened on disk): the sparql engine and "
-    "medkg query --patient add patients to it; use the default engine, or load the build into a SPARQL "
-    "server and pass --store URL (docs/stores.md)"
+    "this knowledge base's store is read-only (an on-disk build, e.g. from scripts/synth_kb.py): the sparql "
+    "engine and medkg query --patient add patients to it; use the default engine, or load the build into a "
+    "SPARQL server and pass --store URL (docs/stores.md)"
+)
+#: Why the owl engine cannot run on a large build.
+NO_REASONER_SOURCES = (
+    "the owl engine cannot check patients on this knowledge base: an on-disk build (e.g. from "
+    "scripts/synth_kb.py) keeps no sources file for HermiT to classify with each patient (kb-sources.nt), "
+    "and per-call HermiT is not meant for a knowledge base of that size; use the default engine"
 )
 
 
@@ -98,6 +104,19 @@ def require_writable_store(kb: KnowledgeBase) -> None:
     """
     if kb.store.read_only:
         raise InputError(READ_ONLY_STORE)
+
+
+def require_engine_fits(kb: KnowledgeBase, engine: str) -> None:
+    """Stop with an input error when ``engine`` cannot check patients on ``kb`` (before a batch starts).
+
+    Raises:
+        medkg.loaders.InputError: the sparql engine on a read-only store, or the owl engine on a
+            build without a sources file (a large build, :data:`NO_REASONER_SOURCES`).
+    """
+    if engine == "sparql":
+        require_writable_store(kb)
+    elif engine == "owl" and not kb.built.sources.is_file():
+        raise InputError(NO_REASONER_SOURCES)
 
 
 class SparqlEngine(_QueryingEngine):
@@ -137,8 +156,14 @@ class OwlEngine(_QueryingEngine):
 
     @contextmanager
     def session(self, kb: KnowledgeBase, patients: Graph) -> Iterator[tuple[QueryStore, ox.NamedNode]]:
-        """Classify knowledge base and ``patients`` with HermiT; query a fresh store of the results."""
+        """Classify knowledge base and ``patients`` with HermiT; query a fresh store of the results.
+
+        Raises:
+            medkg.loaders.InputError: on a build without a sources file (:data:`NO_REASONER_SOURCES`).
+        """
         from .reasoner import as_triples, classify, extract_for  # the JVM only for this engine
+
+        require_engine_fits(kb, self.name)
 
         taken = {drug for drug in patients.objects(None, medkg_term("ofDrug")) if isinstance(drug, URIRef)}
         module = extract_for(_reasoner_graph(kb.built.reasoner_input), medkg_term("Drug"), taken)
