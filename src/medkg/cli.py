@@ -243,7 +243,8 @@ def _examples() -> list[str]:
     type=click.Choice(["default", "sparql", "owl"]),
     default="default",
     show_default=True,
-    help="default: SPARQL over the build-time classified KB; owl: HermiT classifies KB and patient.",
+    help="default: the compiled rule book in Python (no query per patient); sparql: the rule queries "
+    "on pyoxigraph, patients classified by SPARQL; owl: HermiT classifies KB and patient on each call.",
 )
 @click.option("--store", default="embedded", show_default=True, help=_STORE_HELP)
 @click.option(
@@ -617,9 +618,9 @@ def query(query_file: Path, patient_file: Path | None, output_format: str, store
 
 
 def _serve_command() -> click.Command:
-    from .server.command import serve
+    from .server.command import EXAMPLE, serve
 
-    serve.epilog = _DONE_EPILOG
+    serve.epilog = EXAMPLE + "\n" + _DONE_EPILOG
     return serve
 
 

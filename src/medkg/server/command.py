@@ -12,7 +12,7 @@ import click
 
 from .settings import ServerSettings
 
-__all__ = ["serve"]
+__all__ = ["EXAMPLE", "serve"]
 
 
 def _issuers(values: tuple[str, ...]) -> dict[str, str]:
@@ -23,6 +23,16 @@ def _issuers(values: tuple[str, ...]) -> dict[str, str]:
             raise click.BadParameter(f"expected ISSUER=JWKS (URL or file), got {value!r}", param_hint="--jwt-issuer")
         issuers[issuer] = where
     return issuers
+
+
+#: The example shown under ``medkg serve --help`` ("\b": Click keeps the lines as they are).
+EXAMPLE = """Example:
+
+\b
+  medkg serve --port 8080 &
+  curl -s localhost:8080/cds-services
+  curl -s -H 'Accept: application/sparql-results+json' --data-urlencode 'query=ASK { ?s ?p ?o }' localhost:8080/sparql
+"""
 
 
 @click.command()
@@ -66,15 +76,10 @@ def serve(  # click passes every option by keyword
     public_url: str | None,
     log_level: str,
 ) -> None:
-    r"""Serve CDS Hooks (GET /cds-services) and a read-only SPARQL endpoint (/sparql).
+    """Serve CDS Hooks (GET /cds-services) and a read-only SPARQL endpoint (/sparql).
 
     Hooks: order-select, order-sign, patient-view and the legacy medication-prescribe, at
-    POST /cds-services/<id>. Limits and security: docs/server-security.md. Example:
-
-    \b
-      medkg serve --port 8080 &
-      curl -s localhost:8080/cds-services
-      curl -s -H 'Accept: application/sparql-results+json' --data-urlencode 'query=ASK { ?s ?p ?o }' localhost:8080/sparql
+    POST /cds-services/<id>. Limits and security: docs/server-security.md.
     """
     import uvicorn
 
