@@ -143,6 +143,8 @@ CASES = [
     ),
     # ------------------------------------------------------------------ JSON syntax and shape
     Case("truncated-json", patient()[:-10], 2, ("not valid JSON", "(line 1, column")),
+    # cut short before a final newline: reported where the record ends, not at "line 2, column 1"
+    Case("truncated-json-then-newline", '{"id": "trunc", "age_years":\n', 2, ("(line 1, column 29)",)),
     Case("json-array", "[1, 2]", 2, ("a patient must be a JSON object, not list",)),
     Case("json-string", '"baclofen"', 2, ("a patient must be a JSON object, not str",)),
     Case("json-null", "null", 2, ("a patient must be a JSON object, not NoneType",)),

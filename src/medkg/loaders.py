@@ -197,7 +197,9 @@ def _decode_json(text: str, origin: str) -> Any:
         raise _too_large(origin, len(text.encode("utf-8")), limit)
     try:
         data = json.loads(
-            text.removeprefix("\ufeff"),
+            # trailing white space is not part of the value: without it, a record cut short is reported
+            # where it ends, not at the start of the line after it
+            text.removeprefix("\ufeff").rstrip(),
             parse_constant=_reject_constant,
             parse_int=_parse_int,
             parse_float=_parse_float,
