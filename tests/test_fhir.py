@@ -235,6 +235,16 @@ def test_unresolvable_medication_kept_with_its_text() -> None:
     assert has_note(reading, "not resolved to an ingredient")
 
 
+def test_a_medication_known_by_its_text_alone_gets_no_unresolved_note() -> None:
+    """The note once said 'not resolved ... kept as written' for a name then identified and checked."""
+    rx = {"medicationCodeableConcept": {"text": "Spironolactone"}}
+    reading = read_bundle(
+        _bundle(_request(rx)), as_of=date(2024, 1, 1), known=lambda name: name.casefold() == "spironolactone"
+    )
+    assert [m.drug for m in reading.patient.medications] == ["Spironolactone"]
+    assert not has_note(reading, "not resolved to an ingredient")
+
+
 def test_missing_reference_read_by_display() -> None:
     rx = {"medicationReference": {"reference": "Medication/gone", "display": "digoxin 0.125 MG Oral Tablet"}}
     reading = read_bundle(_bundle(_request(rx)), as_of=date(2024, 1, 1))

@@ -182,7 +182,8 @@ def _medications_of(
     quantity = _dose_quantity(structured) if structured else None
     if not components:
         name = text or f"unidentified medication in {typed.label}"
-        notes.append(f"{typed.label}: medication {name!r} not resolved to an ingredient; kept as written")
+        if known is None or not known(name):  # a name the knowledge base knows needs no note (it is checked)
+            notes.append(f"{typed.label}: medication {name!r} not resolved to an ingredient; kept as written")
         return [ReadMedication(name, None, times, None, rxcui, text, typed.label, resolved_by, draft)]
     found = []
     for component in components:
