@@ -47,6 +47,7 @@ _EPILOG = (
 )
 _DONE_EPILOG = "Exit codes: 0 done; " + _EXIT_TAIL
 _VALIDATE_EPILOG = "Exit codes: 0 the knowledge base passes every check; 1 problems found; " + _EXIT_TAIL
+_PRUNE_EPILOG = "Exit codes: 0 done; 1 a build could not be deleted; " + _EXIT_TAIL
 
 
 def _fail_input(message: str) -> None:
@@ -262,7 +263,7 @@ def _examples() -> list[str]:
     type=click.Path(path_type=Path, allow_dash=True),
     help="Check many patients: an NDJSON file (one patient per line, - for standard input) or a folder of "
     "patient files. Prints one record per input in input order (blank lines are not inputs) and a summary "
-    "on standard error.",
+    "on standard error; exits with the worst of the records' exit codes.",
 )
 @click.option(
     "--dask",
@@ -530,7 +531,7 @@ def _cache_rows(builds: list[Any]) -> list[tuple[str, ...]]:
     return rows
 
 
-@cache.command("list", epilog=_ADMIN_EPILOG)
+@cache.command("list", epilog=_DONE_EPILOG)
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @_guarded
 def cache_list(output_format: str) -> None:
@@ -549,7 +550,7 @@ def cache_list(output_format: str) -> None:
         _echo_table(_cache_rows(builds))
 
 
-@cache.command("prune", epilog=_ADMIN_EPILOG)
+@cache.command("prune", epilog=_PRUNE_EPILOG)
 @click.option(
     "--keep",
     type=click.IntRange(min=0),
@@ -563,8 +564,8 @@ def cache_prune(keep: int, dry_run: bool) -> None:
     """Delete old builds: all but the current sources' build and the --keep most recently used others.
 
     A build still read by a running process (a server started before the sources changed) is not
-    detected; stop such processes first or keep enough builds. Exit 0, or 1 if a build could not
-    be deleted (each named on stderr).
+    detected; stop such processes first or keep enough builds. A build that could not be deleted
+    is named on stderr.
     """
     from .build import current_build_folder
     from .build_cache import prune
