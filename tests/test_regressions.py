@@ -426,3 +426,50 @@ def test_a_combination_with_an_unknown_part_is_unidentified_as_a_whole(kb: Knowl
     assert [f.title for f in report.findings if "unidentified" in f.title] == [
         "Not assessed: unidentified medication 'amlodipine/nosuchdrug'"
     ]
+
+
+@pytest.mark.parametrize(
+    ("patient", "rule_drugs"),
+    [
+        # combination brands that were listed on one ingredient's row only: the other went unchecked
+        (
+            {"age_years": 60, "medications": [{"drug": "Yosprala"}, {"drug": "clopidogrel"}]},
+            ["clopidogrel", "omeprazole"],
+        ),
+        ({"age_years": 70, "egfr_ml_min_1_73m2": 20, "medications": [{"drug": "Actoplus Met"}]}, ["metformin"]),
+        ({"age_years": 60, "medications": [{"drug": "Treximet"}, {"drug": "warfarin"}]}, ["naproxen", "warfarin"]),
+    ],
+)
+def test_combination_brands_are_checked_as_every_ingredient(
+    kb: KnowledgeBase, patient: dict[str, Any], rule_drugs: list[str]
+) -> None:
+    """Found by a new-user trial: the same patient written with the ingredients got the serious finding, the brand did not."""
+    report = check(patient, kb=kb)
+    brand = patient["medications"][0]["drug"]
+    assert len([a for a in report.assessed if a.input == brand]) == 2
+    assert any(f.drugs == rule_drugs and f.severity in {"major", "contraindicated"} for f in report.findings), [
+        (f.severity, f.drugs, f.title) for f in report.findings
+    ]
+
+
+def test_an_aspirin_allergy_contraindicates_nsaids(kb: KnowledgeBase) -> None:
+    """NSAID class labelling: contraindicated after a hypersensitivity reaction to aspirin or other salicylates."""
+    report = check({"age_years": 50, "allergies": ["aspirin"], "medications": [{"drug": "ibuprofen"}]}, kb=kb)
+    assert [(f.severity, f.rule) for f in report.findings if f.kind == "allergy"] == [
+        ("contraindicated", "https://w3id.org/medkg/kg/rule-allergy-aspirin-nsaid-cross-sensitivity")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("allergy", "drug"),
+    [
+        ("penicillin allergy", "amoxicillin"),
+        ("Sulfonamides", "sulfamethoxazole"),
+        ("sulfa allergies", "sulfamethoxazole"),
+    ],
+)
+def test_allergies_written_as_a_list_entry_are_recognised(kb: KnowledgeBase, allergy: str, drug: str) -> None:
+    """ "penicillin allergy" and "sulfonamides" were listed as not used: the allergy was never checked."""
+    report = check({"age_years": 50, "allergies": [allergy], "medications": [{"drug": drug}]}, kb=kb)
+    assert report.not_used == []
+    assert [f.severity for f in report.findings if f.kind == "allergy"] == ["contraindicated"]

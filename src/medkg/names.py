@@ -11,7 +11,7 @@ import difflib
 import re
 from collections.abc import Mapping
 
-__all__ = ["combination_parts", "normalise", "resolve", "resolve_condition", "suggest"]
+__all__ = ["combination_parts", "normalise", "resolve", "resolve_allergen", "resolve_condition", "suggest"]
 
 _SPACES = re.compile(r"\s+")
 #: A coded name as the FHIR reader writes it: "Chronic kidney disease stage 3 [SNOMED CT 433144002; ICD-10 N18.3]".
@@ -69,6 +69,19 @@ def combination_parts(name: str) -> list[str]:
 def resolve(name: str, names: Mapping[str, str]) -> str | None:
     """Return the IRI that ``name`` denotes in ``names`` (lower-case name -> IRI), or None."""
     return names.get(normalise(name))
+
+
+#: "penicillin allergy", "sulfa allergies": the word a list of allergies often repeats.
+_ALLERGY_WORD = re.compile(r"\s+(?:allergy|allergies)$")
+
+
+def resolve_allergen(name: str, names: Mapping[str, str]) -> str | None:
+    """Resolve a documented allergy's name (lower-case name -> drug or class IRI), also written with "allergy".
+
+    ``"Penicillin allergy"`` resolves as ``"penicillin"``; None if neither form is known.
+    """
+    found = resolve(name, names)
+    return found if found is not None else names.get(_ALLERGY_WORD.sub("", normalise(name)))
 
 
 def resolve_condition(name: str, names: Mapping[str, str]) -> str | None:

@@ -18,7 +18,7 @@ from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, OWL, RDF, XSD
 
 from .knowledge_base import KnowledgeBase
-from .names import resolve, resolve_condition, split_past, suggest
+from .names import resolve_allergen, resolve_condition, split_past, suggest
 from .patient import Patient
 from .renal import RenalFunction, renal_function
 from .vocabulary import PATIENT, medkg_term
@@ -251,7 +251,7 @@ def patient_graph(patient: Patient, kb: KnowledgeBase, *, index: int = 0) -> Pat
                     individual(node, condition)
                     add(use, _T["indication"], Iri(node))
     for name in patient.allergies:
-        allergen = resolve(name, kb.allergen_names)
+        allergen = resolve_allergen(name, kb.allergen_names)
         if allergen is None:
             result.not_used.append(f"allergy: {name} (not a drug or drug class medkg knows; not checked)")
         else:
