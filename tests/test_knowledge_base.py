@@ -43,18 +43,27 @@ def test_each_rule_is_complete_and_sourced(rule: str, kb: KnowledgeBase) -> None
 
 
 def test_gates_catch_a_broken_rule(tmp_path: Path) -> None:
-    """Removing a rule's severity makes SHACL and the violation query fail (the gates are not vacuous)."""
+    """A rule without its severity, and a misspelt property, fail the gates (they are not vacuous).
+
+    The misspelt ``medkg:requirePopulation`` once passed ``medkg validate``: the rule lost its
+    population and fired for every patient (a new-user trial).
+    """
     root = tmp_path / "kb"
     for name in RESOURCE_DIRS:
         shutil.copytree(resource_root() / name, root / name)
     path = root / "kg" / "rules" / "baclofen.ttl"
     text = path.read_text(encoding="utf-8")
     broken = re.sub(r"medkg:severity medkg:\w+ ;", "", text, count=1)
-    assert broken != text
+    broken = broken.replace("medkg:requiresPopulation", "medkg:requirePopulation", 1)
+    assert broken.count("medkg:requirePopulation ") == 1 and broken != text
     path.write_text(broken, encoding="utf-8")
     kb = KnowledgeBase(build(root, tmp_path / "cache", quiet=True), root)
     assert not shacl_report(kb)[0]
-    assert violations(kb)["violations/rule-without-citation-violation"]
+    found = violations(kb)
+    assert found["violations/rule-without-citation-violation"]
+    assert {str(row["property"]) for row in found["violations/undeclared-property-violation"]} == {
+        "https://w3id.org/medkg/ontology#requirePopulation"
+    }
 
 
 def test_no_sparql_or_clinical_content_in_python(kb: KnowledgeBase) -> None:
