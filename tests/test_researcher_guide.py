@@ -44,3 +44,28 @@ def test_worked_example_enzyme_row_drives_the_inference(tmp_path: Path, kb: Know
     table.write_text("".join(kept), encoding="utf-8")
     without = KnowledgeBase(build(root, cache=tmp_path / "cache", quiet=True), root)
     assert not [m for m in _mechanism(check(patient, kb=without)) if "CYP3A4" in (m[3] or [])]
+
+
+def test_a_broken_source_file_is_named_with_exit_2(tmp_path: Path) -> None:
+    """An edit that breaks a Turtle file or a table is the researcher's input error, not an internal one.
+
+    Both once ended as "internal error" (exit 3), the Turtle one without naming the file among 176.
+    """
+    from conftest import run_medkg
+
+    root = _copy(tmp_path)
+    rules = root / "kg" / "rules" / "baclofen.ttl"
+    rules.write_text(
+        rules.read_text(encoding="utf-8") + '\nkg:broken a medkg:DrugRule ;\n rdfs:label "unterminated .\n'
+    )
+    env = {"MEDKG_ROOT": str(root), "MEDKG_CACHE_DIR": str(tmp_path / "cache")}
+    built = run_medkg("build", env=env)
+    assert built.returncode == 2, built.stderr
+    assert "kg/rules/baclofen.ttl: Turtle syntax error at line" in built.stderr and "internal error" not in built.stderr
+
+    rules.write_text(rules.read_text(encoding="utf-8").rsplit("\nkg:broken", 1)[0], encoding="utf-8")
+    table = next((root / "kg" / "drugs").glob("*.tsv"))
+    table.write_text(table.read_text(encoding="utf-8") + "extra\tcells\t" * 6 + "\n", encoding="utf-8")
+    checked = run_medkg("check", "baclofen", env=env)
+    assert checked.returncode == 2, checked.stderr
+    assert table.name in checked.stderr and "internal error" not in checked.stderr

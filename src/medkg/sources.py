@@ -7,10 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rdflib import Graph
+from rdflib.plugins.parsers.notation3 import BadSyntax
 
+from .loaders import InputError
 from .tables import compile_tables
 
-__all__ = ["SHAPES_FILE", "SourceSet", "find_sources", "load_sources"]
+__all__ = ["SHAPES_FILE", "SourceError", "SourceSet", "find_sources", "load_sources"]
 
 #: SHACL shapes live beside the T-box but are not part of it (validation only).
 SHAPES_FILE = "shapes.ttl"
@@ -46,15 +48,30 @@ def find_sources(root: Path) -> SourceSet:
     return SourceSet(root, ontology, kg_turtle, kg_tables, digest.hexdigest())
 
 
+class SourceError(InputError):
+    """An edited source file that cannot be read; the message names the file and, for Turtle, the line."""
+
+
 def load_sources(sources: SourceSet) -> Graph:
     """Parse every Turtle file and compile every table of ``sources`` into one rdflib graph.
 
     Raises:
-        rdflib.plugins.parsers.notation3.BadSyntax: for a Turtle syntax error (message names the file).
-        medkg.tables.TableError: for a malformed table.
+        SourceError: for a Turtle syntax error (``kg/rules/x.ttl: Turtle syntax error at line 9: ...``).
+        medkg.tables.TableError: for a malformed table (names the file and the row).
     """
     graph = Graph()
     for path in sources.ontology + sources.kg_turtle:
-        graph.parse(path, format="turtle")
+        try:
+            graph.parse(path, format="turtle")
+        except BadSyntax as error:
+            raise SourceError(f"{path.relative_to(sources.root).as_posix()}: {_syntax_error(error)}") from None
     compile_tables(sources.root / "kg", graph)
     return graph
+
+
+def _syntax_error(error: BadSyntax) -> str:
+    """Return rdflib's Turtle error in one line: ``Turtle syntax error at line 9: Bad syntax (...)``."""
+    lines = str(error).splitlines()
+    where = lines[0].removesuffix(":").replace(" of <>", "") if lines else ""
+    why = lines[1].removesuffix(" in:").removesuffix(" at ^") if len(lines) > 1 else ""
+    return f"Turtle syntax error {where}: {why}".strip()

@@ -15,6 +15,7 @@ from pathlib import Path
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.namespace import RDF, RDFS, XSD
 
+from .loaders import InputError
 from .vocabulary import ATC, CHEBI, KG, MEDKG, PROV, RXNORM, SKOS
 
 __all__ = ["TableError", "compile_tables", "read_table"]
@@ -56,8 +57,8 @@ ENZYME_ROLES = {
 }
 
 
-class TableError(ValueError):
-    """A knowledge-base table is malformed (wrong header, missing required cell)."""
+class TableError(InputError):
+    """A knowledge-base table is malformed (wrong header, missing required cell); the message names file and row."""
 
 
 def read_table(path: Path, columns: list[str]) -> Iterator[dict[str, str]]:
