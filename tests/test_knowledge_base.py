@@ -193,3 +193,21 @@ def test_both_lexical_forms_of_a_true_boolean_read_as_true() -> None:
         False,
         False,
     ]
+
+
+def test_the_implied_enzyme_interactions_example_keeps_each_rules_limits(kb: KnowledgeBase) -> None:
+    """queries/examples/implied-enzyme-interactions.rq once paired drug-specific rules with any drugs and enzymes.
+
+    A new-user trial found "Colchicine with a moderate CYP3A4 inhibitor" listed for ciprofloxacin
+    and clozapine on CYP1A2: the rule's medkg:objectDrug and medkg:onEnzyme were ignored.
+    """
+    rows = kb.store.select(kb.query("examples/implied-enzyme-interactions"))
+    colchicine = [row for row in rows if str(row["rule"]).startswith("Colchicine with")]
+    assert colchicine and {(str(r["object"]), str(r["enzyme"])) for r in colchicine} <= {
+        ("colchicine", "CYP3A4"),
+        ("colchicine", "P-glycoprotein (P-gp)"),
+    }
+    assert any(
+        (str(r["precipitant"]), str(r["object"]), str(r["enzyme"])) == ("clarithromycin", "simvastatin", "CYP3A4")
+        for r in rows
+    )
