@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from medkg import PatientInputError, load_patient
+from medkg import PatientInputError, check, load_patient
+from medkg.knowledge_base import KnowledgeBase
 from medkg.loaders import parse_medication_arg, patient_from_turtle
 
 GOOD = {"id": "p1", "age_years": 78, "medications": [{"drug": "baclofen", "dose_mg": 10, "times_per_day": 3}]}
@@ -127,3 +128,13 @@ def test_combination_parts_split_on_slash_and_plus_only_when_every_part_is_there
     assert combination_parts("oxycodone+acetaminophen") == ["oxycodone", "acetaminophen"]
     assert combination_parts("baclofen") == ["baclofen"]
     assert combination_parts("baclofen/") == ["baclofen/"]  # an empty part: not a combination
+    assert combination_parts("Sulfamethoxazole-Trimethoprim") == ["sulfamethoxazole", "trimethoprim"]
+    assert combination_parts("oxycodone and acetaminophen") == ["oxycodone", "acetaminophen"]
+
+
+def test_hyphenated_and_worded_combinations_are_checked_as_their_ingredients(kb: KnowledgeBase) -> None:
+    """A new-user trial's spellings: each part known, so each ingredient checked; co-trimoxazole stays one name."""
+    for name in ("sulfamethoxazole-trimethoprim", "oxycodone and acetaminophen", "co-trimoxazole"):
+        report = check({"age_years": 50, "medications": [{"drug": name}]}, kb=kb)
+        assert len(report.assessed) == 2, (name, report.assessed)
+        assert not [f for f in report.findings if "unidentified" in f.title], name

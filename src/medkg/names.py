@@ -52,15 +52,18 @@ def normalise(name: str) -> str:
     return _SPACES.sub(" ", name.strip()).casefold()
 
 
-#: Between the parts of a combination written out: "amlodipine/valsartan", "oxycodone + acetaminophen".
-_COMBINED = re.compile(r"\s*[/+]\s*")
+#: Between the parts of a combination written out: "amlodipine/valsartan", "oxycodone + acetaminophen",
+#: "sulfamethoxazole-trimethoprim", "oxycodone and acetaminophen".
+_COMBINED = re.compile(r"\s*[/+-]\s*|\s+and\s+")
 
 
 def combination_parts(name: str) -> list[str]:
-    """Split a combination written out with "/" or "+" into its normalised parts (one part: not such a name).
+    """Split a combination written out with "/", "+", "-" or "and" into its normalised parts (one part: not such a name).
 
     ``"Amlodipine / Valsartan"`` -> ``["amlodipine", "valsartan"]``; an empty part makes the whole
-    name one part, so ``"a/"`` is not read as ``a``.
+    name one part, so ``"a/"`` is not read as ``a``. Callers use the parts only if every part is a
+    known name (:meth:`medkg.knowledge_base.KnowledgeBase.ingredients_of`), so a hyphenated name
+    such as "co-trimoxazole" is never split into unknown halves.
     """
     parts = _COMBINED.split(normalise(name))
     return parts if len(parts) > 1 and all(parts) else [normalise(name)]
