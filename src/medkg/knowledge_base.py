@@ -322,9 +322,10 @@ class KnowledgeBase:
         """Return the drug IRIs an entered medication name denotes ([] if it denotes none).
 
         A name of the knowledge base (ingredient, brand, synonym) gives its ingredients, several for
-        a combination brand. Otherwise a combination written out with "/" or "+"
-        (``"amlodipine/valsartan"``) gives the ingredients of its parts when every part is such a
-        name; if one part is unknown the whole name is, so nothing is checked on half a name.
+        a combination brand. Otherwise a combination written out with "/", "+", "-" or "and"
+        (``"amlodipine/valsartan"``, :func:`medkg.names.combination_parts`) gives the ingredients of
+        its parts when every part is such a name; if one part is unknown the whole name is, so
+        nothing is checked on half a name.
         """
         found = self.name_ingredients.get(normalise(name))
         if found is not None:
