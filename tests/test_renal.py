@@ -102,3 +102,18 @@ def test_entered_crcl_with_creatinine_states_both() -> None:
     renal = renal_function(patient)
     assert renal.crcl_ml_min == 40
     assert any("23.8" in note and "40" in note for note in renal.notes)
+
+
+def test_dialysis_without_a_renal_value_says_what_was_not_assessed() -> None:
+    """A new-user trial's '--dialysis metformin' gave 'renal function unknown' and no word on why the
+    severe-renal-impairment rules stayed silent: dialysis is a population, not a CrCl or eGFR."""
+    patient = load_patient({"age_years": 60, "dialysis": True, "medications": [{"drug": "metformin"}]})
+    renal = renal_function(patient)
+    assert (renal.crcl_ml_min, renal.egfr_ml_min_1_73m2) == (None, None)
+    assert any(note.startswith("on dialysis: medkg does not infer a CrCl or eGFR") for note in renal.notes)
+    with_value = renal_function(
+        load_patient(
+            {"age_years": 60, "dialysis": True, "egfr_ml_min_1_73m2": 8, "medications": [{"drug": "metformin"}]}
+        )
+    )
+    assert not any(note.startswith("on dialysis") for note in with_value.notes)

@@ -124,4 +124,11 @@ def renal_function(patient: Patient) -> RenalFunction:
         notes.append(f"CrCl {crcl:g} mL/min used for CrCl rules and eGFR {egfr:g} mL/min/1.73 m2 for eGFR rules")
     if crcl is None and egfr is None:
         notes.append("renal function unknown: no CrCl, eGFR or serum creatinine with weight, age and sex")
+        if patient.dialysis:
+            # dialysis is a population of its own (rules written for it apply), not a CrCl or eGFR value
+            notes.append(
+                "on dialysis: medkg does not infer a CrCl or eGFR from dialysis, so rules written for low "
+                "CrCl or eGFR (contraindications in severe renal impairment included) were not assessed; "
+                "give the CrCl or eGFR to assess them"
+            )
     return RenalFunction(crcl, egfr, basis, notes)
