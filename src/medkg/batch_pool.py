@@ -58,26 +58,37 @@ class CheckedChunk:
 
         ``finding_json``: as for :meth:`medkg.report.Report.compact_json`.
         """
-        lines, exit_codes = [], []
-        severities: Counter[str] = Counter()
-        for record in records:
-            lines.append(record.to_json(finding_json))
-            exit_codes.append(record.exit_code)
-            if record.report is not None:
-                severities.update(f.severity for f in record.report.findings)
-        return cls("".join(line + "\n" for line in lines), exit_codes, dict(severities))
+        return cls._of(
+            (
+                record.to_json(finding_json),
+                record.exit_code,
+                [f.severity for f in (record.report.findings if record.report else [])],
+            )
+            for record in records
+        )
 
     @classmethod
     def of_dicts(cls, records: Iterable[dict[str, Any]]) -> CheckedChunk:
         """Return the chunk of records as dicts (:func:`medkg.batch.check_batch`, a Dask worker's records)."""
+        return cls._of(
+            (
+                json.dumps(record, ensure_ascii=False, separators=(",", ":")),  # as BatchRecord.to_json writes it
+                record["exit_code"],
+                [f["severity"] for f in record.get("report", {}).get("findings", [])],
+            )
+            for record in records
+        )
+
+    @classmethod
+    def _of(cls, entries: Iterable[tuple[str, int, list[str]]]) -> CheckedChunk:
+        """Gather (JSON line, exit code, its findings' severities) per record into one chunk."""
         lines, exit_codes = [], []
         severities: Counter[str] = Counter()
-        for record in records:
-            # as BatchRecord.to_json writes it
-            lines.append(json.dumps(record, ensure_ascii=False, separators=(",", ":")))
-            exit_codes.append(record["exit_code"])
-            severities.update(f["severity"] for f in record.get("report", {}).get("findings", []))
-        return cls("".join(line + "\n" for line in lines), exit_codes, dict(severities))
+        for line, exit_code, found in entries:
+            lines.append(line + "\n")
+            exit_codes.append(exit_code)
+            severities.update(found)
+        return cls("".join(lines), exit_codes, dict(severities))
 
 
 T = TypeVar("T")

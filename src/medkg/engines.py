@@ -106,17 +106,27 @@ def require_writable_store(kb: KnowledgeBase) -> None:
         raise InputError(READ_ONLY_STORE)
 
 
+def require_reasoner_sources(kb: KnowledgeBase) -> None:
+    """Stop with an input error when ``kb``'s build has no sources file for HermiT (:data:`NO_REASONER_SOURCES`).
+
+    Raises:
+        medkg.loaders.InputError: if the build keeps no ``kb-sources.nt`` (a large build).
+    """
+    if not kb.built.sources.is_file():
+        raise InputError(NO_REASONER_SOURCES)
+
+
 def require_engine_fits(kb: KnowledgeBase, engine: str) -> None:
     """Stop with an input error when ``engine`` cannot check patients on ``kb`` (before a batch starts).
 
     Raises:
         medkg.loaders.InputError: the sparql engine on a read-only store, or the owl engine on a
-            build without a sources file (a large build, :data:`NO_REASONER_SOURCES`).
+            build without a sources file (a large build).
     """
     if engine == "sparql":
         require_writable_store(kb)
-    elif engine == "owl" and not kb.built.sources.is_file():
-        raise InputError(NO_REASONER_SOURCES)
+    elif engine == "owl":
+        require_reasoner_sources(kb)
 
 
 class SparqlEngine(_QueryingEngine):
@@ -163,7 +173,7 @@ class OwlEngine(_QueryingEngine):
         """
         from .reasoner import as_triples, classify, extract_for  # the JVM only for this engine
 
-        require_engine_fits(kb, self.name)
+        require_reasoner_sources(kb)
 
         taken = {drug for drug in patients.objects(None, medkg_term("ofDrug")) if isinstance(drug, URIRef)}
         module = extract_for(_reasoner_graph(kb.built.reasoner_input), medkg_term("Drug"), taken)

@@ -65,8 +65,9 @@ def combination_parts(name: str) -> list[str]:
     known name (:meth:`medkg.knowledge_base.KnowledgeBase.ingredients_of`), so a hyphenated name
     such as "co-trimoxazole" is never split into unknown halves.
     """
-    parts = _COMBINED.split(normalise(name))
-    return parts if len(parts) > 1 and all(parts) else [normalise(name)]
+    text = normalise(name)
+    parts = _COMBINED.split(text)
+    return parts if len(parts) > 1 and all(parts) else [text]
 
 
 def resolve(name: str, names: Mapping[str, str]) -> str | None:

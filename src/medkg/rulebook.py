@@ -227,7 +227,7 @@ class Rulebook:
     drug_values: dict[tuple[str, str], list[Term]]
     rules: dict[str, list[Rule]]
     key: str = ""
-    #: (rule kind, parameter) -> parameter value -> rules of that kind with that value (pair rules:
+    #: (rule kind, parameter) -> parameter value -> rules of that kind with that value (each table
     #: made on first use, see :meth:`rules_by`).
     index: dict[tuple[str, str], dict[str, list[Rule]]] = field(default_factory=dict)
     #: drug IRI -> the (drug, property) keys of :attr:`drug_values` it has.
@@ -268,7 +268,7 @@ class Rulebook:
             )
 
     def __post_init__(self) -> None:
-        """Index every rule by each IRI parameter value (to find the rules a patient's drugs can fire)."""
+        """Index what every check reads (see :meth:`_index_rules`; rule tables are made on first use)."""
         self._index_rules()
 
     def __getstate__(self) -> dict[str, object]:
@@ -295,19 +295,12 @@ class Rulebook:
         self._index_rules()
 
     def _index_rules(self) -> None:
-        """Index the rules of every kind but pair rules by each IRI parameter value (see :meth:`rules_by`).
+        """Index each drug's keys of :attr:`drug_values`; rules are indexed per parameter on first use (:meth:`rules_by`).
 
-        Pair rules are the kind a large knowledge base holds a million of, and checks find them
-        through :meth:`pair_rules`' own index alone. Indexing them by every parameter as well took
-        1.9 of the 7.3 s a check in a new process took on the 1,000,000-pair build.
+        Only the tables checks ask for are made: a large knowledge base holds a million pair rules,
+        read through :meth:`pair_rules`' own index, and indexing them by every parameter on load
+        took 1.9 of the 7.3 s a check in a new process took on the 1,000,000-pair build.
         """
-        for kind, rules in self.rules.items():
-            if kind == "PairRule":
-                continue
-            for rule in rules:
-                for name, values in rule._iris.items():
-                    for value in values:
-                        self.index.setdefault((kind, name), {}).setdefault(value, []).append(rule)
         for key in self.drug_values:
             self.drug_keys.setdefault(key[0], []).append(key)
 
@@ -334,7 +327,7 @@ class Rulebook:
     def rules_by(self, kind: str, name: str, values: Iterable[str]) -> list[Rule]:
         """Rules of ``kind`` whose parameter ``name`` takes one of ``values`` (each once, in book order)."""
         table = self.index.get((kind, name))
-        if table is None and kind == "PairRule":  # not indexed on load (see _index_rules)
+        if table is None:  # made on first use, in book order (see _index_rules)
             table = self.index[(kind, name)] = {}
             for rule in self.rules.get(kind, ()):
                 for value in rule.iris(name):
