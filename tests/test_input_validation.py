@@ -203,6 +203,18 @@ CASES = [
     Case("medication-without-drug", patient(medications=[{"dose_mg": 10}]), 2, ("medications.0.drug: Field required",)),
     Case("empty-drug-name", medication(drug=""), 2, ("medications.0.drug", "at least 1 character")),
     Case("whitespace-drug-name", medication(drug="   \t "), 2, ("medications.0.drug", "at least 1 character")),
+    Case(
+        "combination-with-an-unmodelled-ingredient",
+        medication(drug="Kaletra"),
+        1,
+        ("assessed:ritonavir", "kind:not-assessed Not assessed: lopinavir in 'Kaletra' lopinavir"),
+    ),
+    Case(
+        "written-combination-with-an-unmodelled-part",
+        medication(drug="carbidopa/levodopa"),
+        1,
+        ("assessed:levodopa", "kind:not-assessed Not assessed: carbidopa in 'carbidopa/levodopa' carbidopa"),
+    ),
     Case("drug-name-not-a-string", medication(drug={"name": "baclofen"}), 2, ("medications.0.drug", "valid string")),
     Case("drug-name-201-characters", medication(drug="b" * 201), 2, ("medications.0.drug", "at most 200 characters")),
     Case("nul-in-drug-name", medication(drug="bac\u0000lofen"), 2, ("medications.0.drug", "control character U+0000")),

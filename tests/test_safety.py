@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from medkg import check, check_many, load_patient
 from medkg.knowledge_base import KnowledgeBase
 
@@ -79,6 +81,21 @@ def test_unknown_drug_is_not_assessed_with_suggestion_and_exit_1(kb: KnowledgeBa
     assert finding.suggestions == ["baclofen"]
     assert report.exit_code == 1
     assert report.assessed == []
+
+
+@pytest.mark.parametrize(
+    ("entered", "suggested"),
+    [("Zoloft 50 mg", "sertraline"), ("Percocet 5/325", "percocet"), ("Toprol-XL 50mg", "metoprolol")],
+)
+def test_a_name_with_a_strength_stays_unidentified_with_a_suggestion(
+    kb: KnowledgeBase, entered: str, suggested: str
+) -> None:
+    """A strength written into the name is not a dose medkg can use: the name is not read, the bare name suggested."""
+    report = check(load_patient({"age_years": 50, "medications": [{"drug": entered}]}), kb=kb)
+    [finding] = [f for f in report.findings if f.kind == "not-assessed" and f.suggestions is not None]
+    assert f"'{entered}'" in finding.summary
+    assert finding.suggestions is not None and suggested in finding.suggestions
+    assert report.assessed == [] and report.exit_code == 1
 
 
 def test_first_word_of_a_name_is_not_enough(kb: KnowledgeBase) -> None:

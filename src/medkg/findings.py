@@ -22,6 +22,7 @@ from functools import lru_cache
 import pyoxigraph as ox
 
 from .knowledge_base import Citation, KnowledgeBase
+from .names import normalise
 from .patient_graph import PatientGraph
 from .report import SEVERITY_RANK, Finding, SourceRef
 from .store import QueryStore, Row
@@ -438,8 +439,11 @@ def _missing_dose_findings(kb: KnowledgeBase, rows: list[Row]) -> list[Finding]:
             kind="not-assessed",
             severity="info",
             drugs=[drug],
-            title=f"Not assessed: dose of {drug} unknown",
-            summary=f"Not assessed: dose of {drug} unknown; daily-dose checks were not run.",
+            title=f"Not assessed: daily dose of {drug} unknown",
+            summary=(
+                f"Not assessed: the daily dose of {drug} is unknown (the dose in mg or the number of times "
+                "per day is missing); daily-dose checks were not run."
+            ),
             recommendation="Give the dose in mg and the number of times per day to check dose limits.",
             because=[f"rule not assessed: {label}" for label in sorted(labels)],
         )
@@ -477,9 +481,13 @@ def _incomplete_dose_burden_findings(kb: KnowledgeBase, rows: list[Row]) -> list
     return findings
 
 
-def _unidentified_findings(patient: PatientGraph, rows: list[Row]) -> list[Finding]:
-    findings = []
-    for name in sorted({str(row["name"]) for row in rows}):
+def _unidentified_findings(kb: KnowledgeBase, patient: PatientGraph, rows: list[Row]) -> list[Finding]:
+    """One finding per unidentified input name, and one per unmodelled ingredient of a product taken."""
+    unmodelled = {
+        (str(row["name"]), patient.unmodelled[str(row["use"])]) for row in rows if str(row["use"]) in patient.unmodelled
+    }
+    findings = [_unmodelled_finding(kb, product, ingredient) for product, ingredient in sorted(unmodelled)]
+    for name in sorted({str(row["name"]) for row in rows if str(row["use"]) not in patient.unmodelled}):
         close = patient.suggestions.get(name, [])
         hint = f" Did you mean: {', '.join(close)}?" if close else ""
         findings.append(
@@ -495,6 +503,29 @@ def _unidentified_findings(patient: PatientGraph, rows: list[Row]) -> list[Findi
             )
         )
     return findings
+
+
+def _unmodelled_finding(kb: KnowledgeBase, product: str, ingredient: str) -> Finding:
+    """Return the finding for an ingredient of ``product`` (as entered) that the knowledge base does not model."""
+    sources = [_source(c) for c in kb.unmodelled_citations.get((normalise(product), ingredient), [])]
+    return Finding(
+        kind="not-assessed",
+        severity="info",
+        drugs=[ingredient],
+        title=f"Not assessed: {ingredient} in '{product}'",
+        summary=(
+            f"Not assessed: '{product}' also contains {ingredient}, which is not in the knowledge base; "
+            f"nothing about {ingredient} (interactions, dose limits, warnings) was checked. "
+            "The product's ingredients that medkg models were checked."
+        ),
+        recommendation=f"Review {ingredient} by hand (its label's interactions and warnings).",
+        because=[
+            f"'{product}' contains {ingredient} (see sources)" if sources else f"'{product}' names {ingredient}",
+            f"medkg does not model {ingredient}",
+        ],
+        sources=sources,
+        suggestions=[],  # an ingredient not checked, as an unidentified medication is (exit code 1)
+    )
 
 
 def _by_patient(rows: Iterable[Row]) -> dict[str, list[Row]]:
@@ -554,7 +585,7 @@ def findings_from_rows(
         key = str(p.iri)
         findings[key] += cache.of_rows(kb, _missing_data_findings, missing.get(key, []))
         findings[key] += cache.of_rows(kb, _missing_dose_findings, doses.get(key, []))
-        findings[key] += _unidentified_findings(p, unknown.get(key, []))
+        findings[key] += _unidentified_findings(kb, p, unknown.get(key, []))
         findings[key] += cache.of_rows(kb, _incomplete_dose_burden_findings, incomplete.get(key, []))
         findings[key] = _dedupe(_drop_superseded(kb, findings[key]), cache)
     return findings

@@ -321,22 +321,65 @@ class KnowledgeBase:
     def ingredients_of(self, name: str) -> list[str]:
         """Return the drug IRIs an entered medication name denotes ([] if it denotes none).
 
-        A name of the knowledge base (ingredient, brand, synonym) gives its ingredients, several for
-        a combination brand. Otherwise a combination written out with "/", "+", "-" or "and"
-        (``"amlodipine/valsartan"``, :func:`medkg.names.combination_parts`) gives the ingredients of
-        its parts when every part is such a name; if one part is unknown the whole name is, so
-        nothing is checked on half a name.
+        The modelled part of :meth:`composition_of`.
         """
-        found = self.name_ingredients.get(normalise(name))
-        if found is not None:
-            return found
+        return self.composition_of(name)[0]
+
+    def composition_of(self, name: str) -> tuple[list[str], list[str]]:
+        """Return what an entered medication name denotes: (drug IRIs, names of unmodelled ingredients).
+
+        A name of the knowledge base (ingredient, brand, synonym) gives its ingredients, several for
+        a combination brand, and the names of the product's ingredients the knowledge base does not
+        model (``kg/product-ingredients``: ``"Kaletra"`` -> ritonavir, and lopinavir unmodelled).
+        Otherwise a combination written out with "/", "+", "-" or "and" (``"amlodipine/valsartan"``,
+        :func:`medkg.names.combination_parts`) gives those of its parts when every part is such a
+        name or an unmodelled ingredient's; if one part is unknown the whole name is ``([], [])``,
+        so nothing is checked on half a name.
+        """
+        key = normalise(name)
+        found = self.name_ingredients.get(key)
+        unmodelled = self.unmodelled_ingredients.get(key, [])
+        if found is not None or unmodelled:
+            return found or [], unmodelled
         parts = combination_parts(name)
         if len(parts) == 1:
-            return []
-        each = [self.name_ingredients.get(part) for part in parts]
-        if not all(each):
-            return []
-        return sorted({iri for iris in each if iris for iri in iris})
+            return [], []
+        drugs: set[str] = set()
+        others: list[str] = []
+        for part in parts:
+            iris = self.name_ingredients.get(part)
+            if iris:
+                drugs.update(iris)
+            elif part in self.unmodelled_names:
+                others.append(self.unmodelled_names[part])
+            else:
+                return [], []
+        return sorted(drugs), sorted(set(others))
+
+    @catalogued
+    def unmodelled_ingredients(self) -> dict[str, list[str]]:
+        """Lower-case product name -> names of its active ingredients the knowledge base does not model.
+
+        From ``kg/product-ingredients`` (``"kaletra"`` -> ``["lopinavir"]``); see :meth:`composition_of`.
+        """
+        found: dict[str, set[str]] = defaultdict(set)
+        for row in self._rows("catalogue/unmodelled-ingredients"):
+            found[normalise(str(row["product"]))].add(str(row["label"]))
+        return {product: sorted(names) for product, names in found.items()}
+
+    @catalogued
+    def unmodelled_citations(self) -> dict[tuple[str, str], list[Citation]]:
+        """(lower-case product name, unmodelled ingredient name) -> the citations saying the product contains it."""
+        found: dict[tuple[str, str], list[Citation]] = defaultdict(list)
+        for row in self._rows("catalogue/unmodelled-ingredients"):
+            if row.get("title") is not None:
+                found[(normalise(str(row["product"])), str(row["label"]))].append(citation_from_row(row))
+        return dict(found)
+
+    @cached_property
+    def unmodelled_names(self) -> dict[str, str]:
+        """Lower-case name of an unmodelled ingredient -> its name (as :attr:`unmodelled_ingredients` gives it)."""
+        return {normalise(n): n for names in self.unmodelled_ingredients.values() for n in names}
 
     @catalogued
     def name_ingredients(self) -> dict[str, list[str]]:

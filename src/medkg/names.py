@@ -105,6 +105,19 @@ def resolve_condition(name: str, names: Mapping[str, str]) -> str | None:
     return resolve(match["text"], names) if match["text"] else None
 
 
+#: A strength or form written after a name: "50 mg", "5/325", "10mg", "XL 50 mg" stays "XL".
+_STRENGTH = re.compile(r"(\s+[\d.,/]+\s*(mg|mcg|g|ml|%|units?)?\b.*)$", re.IGNORECASE)
+
+
 def suggest(name: str, names: Mapping[str, str], *, limit: int = 3) -> list[str]:
-    """Up to ``limit`` known names closest to ``name`` (difflib ratio >= 0.75), best first."""
-    return difflib.get_close_matches(normalise(name), list(names), n=limit, cutoff=0.75)
+    """Up to ``limit`` known names closest to ``name`` (difflib ratio >= 0.75), best first.
+
+    A name with a strength written after it (``"Zoloft 50 mg"``, ``"Percocet 5/325"``) is matched
+    without the strength too; the name stays unidentified (the strength is not a dose medkg can
+    use), the suggestion says what to enter.
+    """
+    text = normalise(name)
+    bare = _STRENGTH.sub("", text)
+    found = difflib.get_close_matches(bare, list(names), n=limit, cutoff=0.75) if bare and bare != text else []
+    found += difflib.get_close_matches(text, list(names), n=limit, cutoff=0.75)
+    return list(dict.fromkeys(found))[:limit]

@@ -77,6 +77,8 @@ class PatientGraph:
             one use per ingredient.
         positions: medication-use IRI -> index of its medication in the input.
         suggestions: unidentified input name -> close known names.
+        unmodelled: medication-use IRI -> the unmodelled ingredient it stands for (a use without
+            a drug, one per such ingredient of a combination product, e.g. lopinavir of Kaletra).
         not_used: inputs the knowledge base does not know (conditions, indications).
         values: patient property IRI -> value as put in the graph (for explanations).
     """
@@ -88,6 +90,7 @@ class PatientGraph:
     uses: dict[str, tuple[str, str | None]] = field(default_factory=dict)
     positions: dict[str, int] = field(default_factory=dict)
     suggestions: dict[str, list[str]] = field(default_factory=dict)
+    unmodelled: dict[str, str] = field(default_factory=dict)
     not_used: list[str] = field(default_factory=list)
     values: dict[str, object] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
@@ -216,15 +219,20 @@ def patient_graph(patient: Patient, kb: KnowledgeBase, *, index: int = 0) -> Pat
         )
 
     for number, medication in enumerate(patient.medications):
-        ingredients = kb.ingredients_of(medication.drug)
-        combination = len(ingredients) > 1
+        ingredients, unmodelled = kb.composition_of(medication.drug)
+        combination = len(ingredients) + len(unmodelled) > 1
         if combination:
-            labels = " + ".join(kb.label(i) for i in ingredients)
+            labels = " + ".join([kb.label(i) for i in ingredients] + unmodelled)
+            checked = "each ingredient medkg models is checked" if unmodelled else "each ingredient is checked"
             result.notes.append(
-                f"{medication.drug} is a combination product ({labels}): each ingredient is checked; "
+                f"{medication.drug} is a combination product ({labels}): {checked}; "
                 "the dose given is the product's, so dose limits are not assessed for it"
             )
-        for part, drug in enumerate(ingredients or [None]):
+        # a use per ingredient: a modelled one names its drug; an unmodelled one, or an unidentified
+        # name, has none and is reported as not assessed
+        parts: list[tuple[str | None, str | None]] = [(drug, None) for drug in ingredients]
+        parts += [(None, name) for name in unmodelled]
+        for part, (drug, unmodelled_name) in enumerate(parts or [(None, None)]):
             use = f"{iri}/medication/{number}" + (f"/ingredient/{part}" if combination else "")
             individual(use, _T["MedicationUse"])
             add(me, _T["takesMedication"], Iri(use))
@@ -232,8 +240,14 @@ def patient_graph(patient: Patient, kb: KnowledgeBase, *, index: int = 0) -> Pat
             add(use, _T["inputOrder"], Lit(str(number), _INTEGER))
             result.uses[use] = (medication.drug, drug)
             result.positions[use] = number
-            if drug is None:
-                close = [kb.label(kb.drug_names[name]) for name in suggest(medication.drug, kb.drug_names)]
+            if unmodelled_name is not None:
+                result.unmodelled[use] = unmodelled_name
+            elif drug is None:
+                # an ingredient's name for a name of one ingredient; a combination brand's own name
+                close = [
+                    kb.label(kb.drug_names[name]) if len(kb.name_ingredients.get(name, ())) <= 1 else name
+                    for name in suggest(medication.drug, kb.drug_names)
+                ]
                 result.suggestions[medication.drug] = list(dict.fromkeys(close))
             else:
                 add(use, _T["ofDrug"], Iri(drug))

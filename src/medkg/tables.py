@@ -18,7 +18,7 @@ from rdflib.namespace import RDF, RDFS, XSD
 from .loaders import InputError
 from .vocabulary import ATC, CHEBI, KG, MEDKG, PROV, RXNORM, SKOS
 
-__all__ = ["TableError", "compile_tables", "read_table"]
+__all__ = ["TableError", "compile_tables", "read_located", "read_table"]
 
 Triple = tuple[URIRef | BNode, URIRef, URIRef | BNode | Literal]
 
@@ -67,17 +67,32 @@ def read_table(path: Path, columns: list[str]) -> Iterator[dict[str, str]]:
     Raises:
         TableError: if the header differs from ``columns`` or a row has the wrong width.
     """
+    for _where, row in read_located(path, columns):
+        yield row
+
+
+def read_located(path: Path, columns: list[str]) -> Iterator[tuple[str, dict[str, str]]]:
+    """As :func:`read_table`, each row with where it is: ``"<kind>/<file>.tsv:<line>"`` (line counted from 1).
+
+    Tables of different kinds share file names (``kg/drugs/x.tsv``, ``kg/drug-effects/x.tsv``), so
+    the folder is named too, and the line is the file's own (blank lines counted).
+
+    Raises:
+        TableError: if the header differs from ``columns`` or a row has the wrong width.
+    """
+    shown = f"{path.parent.name}/{path.name}"
     with path.open(encoding="utf-8", newline="") as handle:
         reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
         header = next(reader, None)
         if header != columns:
-            raise TableError(f"{path.name}: header must be {columns}, found {header}")
-        for number, row in enumerate(reader, start=2):
+            raise TableError(f"{shown}:1: header must be {columns}, found {header}")
+        for row in reader:
+            where = f"{shown}:{reader.line_num}"
             if not any(cell.strip() for cell in row):
                 continue
             if len(row) != len(columns):
-                raise TableError(f"{path.name}:{number}: expected {len(columns)} cells, found {len(row)}")
-            yield {key: value.strip() for key, value in zip(columns, row, strict=True)}
+                raise TableError(f"{where}: expected {len(columns)} cells, found {len(row)}")
+            yield where, {key: value.strip() for key, value in zip(columns, row, strict=True)}
 
 
 def _split(cell: str) -> list[str]:
@@ -124,8 +139,8 @@ def compile_drugs(path: Path, graph: Graph) -> None:
     Raises:
         TableError: for a drug id defined twice (in this or another drugs table).
     """
-    for row in read_table(path, DRUG_COLUMNS):
-        where = f"{path.name}: {row['id']}"
+    for place, row in read_located(path, DRUG_COLUMNS):
+        where = f"{place}: {row['id']}"
         drug = KG[_require(row, "id", where)]
         if (drug, RDF.type, MEDKG.Drug) in graph:
             raise TableError(f"{where}: drug defined twice")
@@ -164,8 +179,8 @@ def _fact_citation(graph: Graph, row: dict[str, str], where: str) -> BNode:
 
 def compile_drug_effects(path: Path, graph: Graph) -> None:
     """Add the drug-effect facts of a ``kg/drug-effects/*.tsv`` table to ``graph``, each reified and cited."""
-    for row in read_table(path, EFFECT_COLUMNS):
-        where = f"{path.name}: {row['drug']} {row['effect']}"
+    for place, row in read_located(path, EFFECT_COLUMNS):
+        where = f"{place}: {row['drug']} {row['effect']}"
         triple = (KG[_require(row, "drug", where)], MEDKG.hasEffect, KG[_require(row, "effect", where)])
         _sourced(graph, triple, _fact_citation(graph, row, where))
 
@@ -176,8 +191,8 @@ def compile_enzyme_roles(path: Path, graph: Graph) -> None:
     Raises:
         TableError: for a role outside :data:`ENZYME_ROLES`.
     """
-    for row in read_table(path, ENZYME_ROLE_COLUMNS):
-        where = f"{path.name}: {row['drug']} {row['role']} {row['enzyme']}"
+    for place, row in read_located(path, ENZYME_ROLE_COLUMNS):
+        where = f"{place}: {row['drug']} {row['role']} {row['enzyme']}"
         role = ENZYME_ROLES.get(_require(row, "role", where))
         if role is None:
             raise TableError(f"{where}: role must be one of {sorted(ENZYME_ROLES)}")
@@ -191,8 +206,8 @@ def compile_anticholinergic_burden(path: Path, graph: Graph) -> None:
     Raises:
         TableError: for a score that is not 1, 2 or 3.
     """
-    for row in read_table(path, SCORE_COLUMNS):
-        where = f"{path.name}: {row['drug']}"
+    for place, row in read_located(path, SCORE_COLUMNS):
+        where = f"{place}: {row['drug']}"
         score = _require(row, "score", where)
         if score not in {"1", "2", "3"}:
             raise TableError(f"{where}: ACB score must be 1, 2 or 3, found {score!r}")
@@ -210,8 +225,8 @@ def compile_minimum_daily_doses(path: Path, graph: Graph) -> None:
         TableError: for a dose that is not a positive decimal number, or a drug given twice.
     """
     seen: set[str] = set()
-    for row in read_table(path, DOSE_COLUMNS):
-        where = f"{path.name}: {row['drug']}"
+    for place, row in read_located(path, DOSE_COLUMNS):
+        where = f"{place}: {row['drug']}"
         drug = _require(row, "drug", where)
         cell = _require(row, "dose_mg_per_day", where)
         try:
@@ -225,6 +240,65 @@ def compile_minimum_daily_doses(path: Path, graph: Graph) -> None:
         seen.add(drug)
         triple = (KG[drug], MEDKG.minimumRecommendedDailyDoseMg, Literal(dose, datatype=XSD.decimal))
         _sourced(graph, triple, _fact_citation(graph, row, where))
+
+
+PRODUCT_INGREDIENT_COLUMNS = ["product", "ingredient", "rxcui", "source", "locator"]
+
+
+def _drug_names(graph: Graph) -> dict[str, str]:
+    """Lower-case name (ingredient, brand, synonym) -> drug IRI, for the drugs compiled so far."""
+    names: dict[str, str] = {}
+    for drug in graph.subjects(RDF.type, MEDKG.Drug):
+        for prop in (SKOS.prefLabel, SKOS.altLabel, MEDKG.brandName):
+            for name in graph.objects(drug, prop):
+                names.setdefault(" ".join(str(name).split()).casefold(), str(drug))
+    return names
+
+
+def compile_product_ingredients(path: Path, graph: Graph) -> None:
+    """Add the unmodelled ingredients of combination products of a ``kg/product-ingredients/*.tsv`` table.
+
+    A row says that the product ``product`` (a brand or combination name as entered, e.g.
+    ``Kaletra``) contains ``ingredient`` (e.g. ``lopinavir``), an active ingredient the knowledge
+    base does not model. The ingredient becomes a ``medkg:UnmodelledIngredient`` (with its RxNorm
+    RXCUI when given) and the product name its ``medkg:inProductNamed``, reified and cited. A
+    patient taking the product is then told which of its ingredients were not checked.
+    Read after the drugs tables.
+
+    Raises:
+        TableError: an empty required cell, a non-numeric RXCUI, two RXCUIs for one ingredient, a
+            product that names no drug of the knowledge base (its modelled ingredients would go
+            unchecked), or an ingredient that is a drug of the knowledge base (the product name
+            belongs on that drug's row).
+    """
+    drugs = _drug_names(graph)
+    for where, row in read_located(path, PRODUCT_INGREDIENT_COLUMNS):
+        product, name = _require(row, "product", where), _require(row, "ingredient", where)
+        if " ".join(product.split()).casefold() not in drugs:
+            raise TableError(
+                f"{where}: {product!r} names no drug of the knowledge base: add it to the brand_names or "
+                "synonyms of the product's modelled ingredients first, so that they are checked too"
+            )
+        key = " ".join(name.split()).casefold()
+        if key in drugs:
+            raise TableError(
+                f"{where}: {name!r} is a drug of the knowledge base ({drugs[key]}): "
+                f"add {product!r} to that drug's brand_names or synonyms instead"
+            )
+        ingredient = KG["unmodelled-" + "-".join(key.split())]
+        if row["rxcui"]:
+            if not row["rxcui"].isdigit():
+                raise TableError(f"{where}: rxcui must be digits, found {row['rxcui']!r}")
+            known = {str(code) for code in graph.objects(ingredient, MEDKG.rxcui)}
+            if known - {row["rxcui"]}:
+                raise TableError(f"{where}: {name!r} was given RXCUI {sorted(known)[0]} in an earlier row")
+            graph.add((ingredient, MEDKG.rxcui, Literal(row["rxcui"])))
+            graph.add((ingredient, SKOS.exactMatch, RXNORM[row["rxcui"]]))
+        graph.add((ingredient, RDF.type, MEDKG.UnmodelledIngredient))
+        graph.add((ingredient, SKOS.prefLabel, Literal(name, lang="en")))
+        graph.add((ingredient, RDFS.label, Literal(name, lang="en")))
+        citation = _citation(graph, _require(row, "source", where), locator=row["locator"])
+        _sourced(graph, (ingredient, MEDKG.inProductNamed, Literal(product)), citation)
 
 
 CLINICAL_DRUG_COLUMNS = ["rxcui", "name", "ingredients", "strengths_mg", "source", "locator"]
@@ -242,8 +316,7 @@ def check_clinical_drugs(path: Path, graph: Graph) -> None:
             the ingredients one to one.
     """
     del graph
-    for number, row in enumerate(read_table(path, CLINICAL_DRUG_COLUMNS), start=2):
-        where = f"{path.name}:{number}"
+    for where, row in read_located(path, CLINICAL_DRUG_COLUMNS):
         if not row["rxcui"].isdigit():
             raise TableError(f"{where}: rxcui must be digits, found {row['rxcui']!r}")
         ingredients, strengths = _split(row["ingredients"]), _split(row["strengths_mg"])
@@ -263,6 +336,7 @@ TABLES = {
     "anticholinergic-burden": compile_anticholinergic_burden,
     "minimum-daily-doses": compile_minimum_daily_doses,
     "clinical-drugs": check_clinical_drugs,
+    "product-ingredients": compile_product_ingredients,
 }
 
 
@@ -281,4 +355,30 @@ def compile_tables(kg_dir: Path, graph: Graph) -> list[Path]:
             raise TableError(f"{path}: no compiler for this table; put it in kg/<kind>/ (kinds: {sorted(TABLES)})")
         compiler(path, graph)
         read.append(path)
+    check_drug_names(graph)
     return read
+
+
+def check_drug_names(graph: Graph) -> None:
+    """Refuse a brand name or synonym of one drug that is the ingredient name of another.
+
+    A name shared by several drugs denotes a combination of them (a combination brand such as
+    Percocet is on each ingredient's row), so a synonym ``zolpidem`` on a new drug's row would make
+    every entry of zolpidem a combination product, with its dose limits no longer assessed.
+
+    Raises:
+        TableError: naming the drug, the name and the drug whose ingredient name it is.
+    """
+    ingredients: dict[str, str] = {}
+    for drug in graph.subjects(RDF.type, MEDKG.Drug):
+        for label in graph.objects(drug, SKOS.prefLabel):
+            ingredients[" ".join(str(label).split()).casefold()] = str(drug)
+    for drug in graph.subjects(RDF.type, MEDKG.Drug):
+        for prop, kind in ((MEDKG.brandName, "brand name"), (SKOS.altLabel, "synonym")):
+            for name in graph.objects(drug, prop):
+                other = ingredients.get(" ".join(str(name).split()).casefold())
+                if other is not None and other != str(drug):
+                    raise TableError(
+                        f"drug {str(drug).rsplit('/', 1)[-1]}: {kind} {str(name)!r} is the ingredient name of "
+                        f"{other.rsplit('/', 1)[-1]} (a name shared by drugs denotes a combination of them)"
+                    )
