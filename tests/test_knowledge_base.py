@@ -11,7 +11,8 @@ import pytest
 from medkg.build import build
 from medkg.knowledge_base import KnowledgeBase
 from medkg.paths import RESOURCE_DIRS, resource_root
-from medkg.validate import shacl_report, violations
+from medkg.sources import SourceError
+from medkg.validate import shacl_report, shacl_violations, violations
 
 
 def test_shacl_shapes_conform(kb: KnowledgeBase) -> None:
@@ -43,10 +44,11 @@ def test_each_rule_is_complete_and_sourced(rule: str, kb: KnowledgeBase) -> None
 
 
 def test_gates_catch_a_broken_rule(tmp_path: Path) -> None:
-    """A rule without its severity, and a misspelt property, fail the gates (they are not vacuous).
+    """A rule without its severity fails the gates; a misspelt property is refused at build (not vacuous).
 
     The misspelt ``medkg:requirePopulation`` once passed ``medkg validate``: the rule lost its
-    population and fired for every patient (a new-user trial).
+    population and fired for every patient (a new-user trial). Such a knowledge base is now
+    refused by ``medkg build`` itself (:data:`medkg.build.BUILD_GATES`).
     """
     root = tmp_path / "kb"
     for name in RESOURCE_DIRS:
@@ -54,16 +56,19 @@ def test_gates_catch_a_broken_rule(tmp_path: Path) -> None:
     path = root / "kg" / "rules" / "baclofen.ttl"
     text = path.read_text(encoding="utf-8")
     broken = re.sub(r"medkg:severity medkg:\w+ ;", "", text, count=1)
-    broken = broken.replace("medkg:requiresPopulation", "medkg:requirePopulation", 1)
-    assert broken.count("medkg:requirePopulation ") == 1 and broken != text
+    assert broken != text
     path.write_text(broken, encoding="utf-8")
     kb = KnowledgeBase(build(root, tmp_path / "cache", quiet=True), root)
     assert not shacl_report(kb)[0]
-    found = violations(kb)
-    assert found["violations/rule-without-citation-violation"]
-    assert {str(row["property"]) for row in found["violations/undeclared-property-violation"]} == {
-        "https://w3id.org/medkg/ontology#requirePopulation"
-    }
+    failed, warnings = shacl_violations(kb)  # what `medkg validate` prints: the violation alone, warnings counted
+    assert [line for line in failed if "rule-baclofen" in line and "#severity)" in line], failed
+    assert warnings == shacl_report(kb)[1].count("Severity: sh:Warning")
+    assert violations(kb)["violations/rule-without-citation-violation"]
+    misspelt = broken.replace("medkg:requiresPopulation", "medkg:requirePopulation", 1)
+    assert misspelt.count("medkg:requirePopulation ") == 1
+    path.write_text(misspelt, encoding="utf-8")
+    with pytest.raises(SourceError, match=r"undeclared-property-violation.*property=requirePopulation"):
+        build(root, tmp_path / "cache", quiet=True)
 
 
 def test_no_sparql_or_clinical_content_in_python(kb: KnowledgeBase) -> None:

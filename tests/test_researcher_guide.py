@@ -69,3 +69,41 @@ def test_a_broken_source_file_is_named_with_exit_2(tmp_path: Path) -> None:
     checked = run_medkg("check", "baclofen", env=env)
     assert checked.returncode == 2, checked.stderr
     assert table.name in checked.stderr and "internal error" not in checked.stderr
+
+
+def test_a_misspelt_property_is_refused_at_build(tmp_path: Path) -> None:
+    """A rule with ``medkg:requirePopulation`` (for requiresPopulation) once built and fired for every patient.
+
+    The build now runs the cheap quality gates (medkg.build.BUILD_GATES) and refuses such a
+    knowledge base with exit 2, naming the gate and the property, so no check runs on it.
+    """
+    from conftest import run_medkg
+
+    root = _copy(tmp_path)
+    rules = next(
+        p for p in sorted((root / "kg" / "rules").glob("*.ttl")) if "medkg:requiresPopulation" in p.read_text()
+    )
+    text = rules.read_text(encoding="utf-8")
+    rules.write_text(text.replace("medkg:requiresPopulation", "medkg:requirePopulation", 1), encoding="utf-8")
+    env = {"MEDKG_ROOT": str(root), "MEDKG_CACHE_DIR": str(tmp_path / "cache")}
+    for command in (("build",), ("check", "baclofen")):
+        result = run_medkg(*command, env=env)
+        assert result.returncode == 2, result.stderr
+        assert "violations/undeclared-property-violation" in result.stderr
+        assert "property=requirePopulation" in result.stderr and "internal error" not in result.stderr
+
+
+def test_a_misspelt_source_names_the_rule_that_cites_it(tmp_path: Path) -> None:
+    """A citation is a blank node: the refusal names the rule holding it, not a blank-node id (a new-user trial)."""
+    from conftest import run_medkg
+
+    root = _copy(tmp_path)
+    rules = root / "kg" / "rules" / "baclofen.ttl"
+    text = rules.read_text(encoding="utf-8")
+    first = text.index("kg:rule-baclofen-crcl-below-30 ")
+    assert text.index("kg:src-vlavonou-2014 ;") > first  # the first citation of it is the first rule's
+    rules.write_text(text.replace("kg:src-vlavonou-2014 ;", "kg:src-vlavonou-2041 ;", 1), encoding="utf-8")
+    result = run_medkg("build", env={"MEDKG_ROOT": str(root), "MEDKG_CACHE_DIR": str(tmp_path / "cache")})
+    assert result.returncode == 2, result.stderr
+    assert "violations/dangling-iri-violation" in result.stderr
+    assert "iri=src-vlavonou-2041" in result.stderr and "about=rule-baclofen-crcl-below-30" in result.stderr

@@ -40,7 +40,7 @@ from .cache import as_if_created
 from .paths import cache_root, resource_root
 from .queries import query_files, query_text
 from .reasoner import as_triples, classify, reasoner_input, with_subsumptions
-from .sources import SourceSet, find_sources, load_sources
+from .sources import SourceError, SourceSet, find_sources, load_sources
 from .store import QueryStore
 
 __all__ = [
@@ -125,7 +125,8 @@ def build(
 
     Raises:
         medkg.reasoner.ReasonerError: if HermiT finds the knowledge base inconsistent.
-        medkg.tables.TableError: for a malformed table; rdflib errors for bad Turtle.
+        medkg.tables.TableError: for a malformed table.
+        medkg.sources.SourceError: for bad Turtle, or a knowledge base failing one of :data:`BUILD_GATES`.
     """
     root = root or resource_root()
     cache = cache or cache_root()
@@ -148,6 +149,7 @@ def build(
     say(f"classifying {len(owl_input)} triples with HermiT (once per build)")
     inferred = as_triples(with_subsumptions(classify([owl_input]), interval_subsumptions(graph, root)))
     compiled = graph + inferred
+    check_build_gates(compiled, root)
 
     cache.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".build-", dir=cache))
@@ -175,6 +177,38 @@ def build(
     if hint:
         say(hint)
     return read_build(target)
+
+
+#: The quality gates (``queries/violations/``) every build passes: those that catch an edit that
+#: would silently change what the rules do (a misspelt property drops a rule's condition, so the
+#: rule fires for every patient; a misspelt IRI leaves a fact about nothing) and cost well under a
+#: second on the built-in knowledge base. ``medkg validate`` runs them all, HermiT's and SHACL's.
+BUILD_GATES = (
+    "violations/undeclared-property-violation",
+    "violations/dangling-iri-violation",
+    "violations/rule-target-violation",
+    "violations/population-definition-violation",
+)
+
+
+def check_build_gates(compiled: Graph, root: Path | None = None) -> None:
+    """Refuse a knowledge base that fails one of :data:`BUILD_GATES` (rows returned).
+
+    Raises:
+        SourceError: naming the gate, its number of rows and the first few (``medkg validate`` lists all).
+    """
+    store = QueryStore.from_graph(compiled)
+    for gate in BUILD_GATES:
+        rows = store.select(query_text(gate, root))
+        if rows:
+            shown = "; ".join(
+                ", ".join(f"{key}={str(value).rsplit('#', 1)[-1].rsplit('/', 1)[-1]}" for key, value in row.items())
+                for row in rows[:3]
+            )
+            raise SourceError(
+                f"the knowledge base fails the quality gate {gate} ({len(rows)} row(s)): {shown}"
+                f"{' ...' if len(rows) > 3 else ''}; `medkg validate` explains each gate"
+            )
 
 
 def interval_subsumptions(graph: Graph, root: Path | None = None) -> list[tuple[str, str]]:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rdflib import Graph
+from rdflib.namespace import SH
 
 from .build import build
 from .knowledge_base import KnowledgeBase
@@ -18,7 +19,7 @@ from .paths import resource_root
 from .queries import query_files
 from .sources import SHAPES_FILE
 
-__all__ = ["shacl_report", "validate", "violations"]
+__all__ = ["shacl_report", "shacl_violations", "validate", "violations"]
 
 
 def violations(kb: KnowledgeBase) -> dict[str, list[dict[str, object]]]:
@@ -36,15 +37,36 @@ def shacl_report(kb: KnowledgeBase) -> tuple[bool, str]:
     Results of severity ``sh:Warning`` (e.g. a drug code left out because it could not be
     corroborated) are in the text but do not make the graph non-conforming.
     """
+    conforms, _results, text = _shacl(kb)
+    return conforms, text
+
+
+def shacl_violations(kb: KnowledgeBase) -> tuple[list[str], int]:
+    """SHACL results of severity ``sh:Violation``, one line each (focus node, path, message), and the number of warnings.
+
+    Violations come first and alone, so the one that fails the gate is not buried among warnings.
+    """
+    _conforms, results, _text = _shacl(kb)
+    lines = []
+    for result in results.subjects(SH.resultSeverity, SH.Violation):
+        focus = results.value(result, SH.focusNode)
+        path = results.value(result, SH.resultPath)
+        message = results.value(result, SH.resultMessage)
+        lines.append(f"{focus} {'(' + str(path) + ') ' if path is not None else ''}{message}")
+    return sorted(lines), len(set(results.subjects(SH.resultSeverity, SH.Warning)))
+
+
+def _shacl(kb: KnowledgeBase) -> tuple[bool, Graph, str]:
     from pyshacl import validate as shacl_validate
 
     root = kb.root or resource_root()
     data = Graph().parse(kb.built.compiled, format="nt")
     shapes = Graph().parse(root / "ontology" / SHAPES_FILE, format="turtle")
-    conforms, _graph, text = shacl_validate(
+    conforms, results, text = shacl_validate(
         data, shacl_graph=shapes, inference="none", advanced=True, allow_warnings=True
     )
-    return bool(conforms), str(text)
+    assert isinstance(results, Graph)
+    return bool(conforms), results, str(text)
 
 
 def validate(root: Path | None = None, *, echo: Callable[[str], None] = print) -> int:
@@ -57,14 +79,15 @@ def validate(root: Path | None = None, *, echo: Callable[[str], None] = print) -
     echo(f"consistency (HermiT): OK ({built.folder.name})")
     kb = KnowledgeBase(built, root)
     problems = 0
-    conforms, text = shacl_report(kb)
-    warnings = text.count("Severity: sh:Warning")
-    if conforms:
-        echo("SHACL shapes: OK" + (f" ({warnings} warning(s): codes left out; see `medkg stats`)" if warnings else ""))
+    failed, warnings = shacl_violations(kb)
+    noted = f" ({warnings} warning(s): codes left out; see `medkg stats`)" if warnings else ""
+    if not failed:
+        echo("SHACL shapes: OK" + noted)
     else:
-        problems += 1
-        echo("SHACL shapes: FAILED")
-        echo(text)
+        problems += len(failed)
+        echo(f"SHACL shapes: FAILED, {len(failed)} violation(s){noted}")
+        for line in failed:
+            echo("  " + line)
     for name, rows in violations(kb).items():
         if rows:
             problems += len(rows)
