@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import run_medkg
-from medkg import check
+from medkg import PatientInputError, check, check_many
 from medkg.batch import batch_items, check_batch
 from medkg.knowledge_base import KnowledgeBase
 from medkg.synthetic import generate_patient_dicts
@@ -33,6 +33,13 @@ def test_batch_records_equal_single_checks_in_input_order(kb: KnowledgeBase) -> 
         single = check(data, kb=kb)
         assert record["report"] == single.model_dump(mode="json")
         assert record["exit_code"] == single.exit_code
+
+
+def test_check_many_names_the_invalid_patient_by_its_position(kb: KnowledgeBase) -> None:
+    """A caller of the Python API learns which of its patients was refused, not only why."""
+    patients = [*generate_patient_dicts(3, seed=4, kb=kb), {"medications": [{"drug": "baclofen", "dose": "x"}]}]
+    with pytest.raises(PatientInputError, match=r"^patients\[3\]: "):
+        check_many(patients, kb=kb)
 
 
 def test_cli_batch_writes_ndjson_and_exits_with_the_worst_code(tmp_path: Path, kb: KnowledgeBase) -> None:
@@ -58,12 +65,31 @@ def test_cli_batch_of_a_folder_and_from_stdin(tmp_path: Path, kb: KnowledgeBase)
     folder.mkdir()
     for number, data in enumerate(patients):
         (folder / f"p{number}.json").write_text(json.dumps(data))
-    (folder / "notes.txt").write_text("ignored: not a patient file")
     from_folder = run_medkg("check", "--batch", str(folder))
     assert [json.loads(line)["input"] for line in from_folder.stdout.splitlines()] == ["p0.json", "p1.json"]
     from_stdin = run_medkg("check", "--batch", "-", stdin="\n".join(json.dumps(p) for p in patients))
     reports = [json.loads(line)["report"] for line in from_stdin.stdout.splitlines()]
     assert reports == [json.loads(line)["report"] for line in from_folder.stdout.splitlines()]
+
+
+def test_cli_batch_of_a_folder_reports_every_entry_it_cannot_read(tmp_path: Path, kb: KnowledgeBase) -> None:
+    """Another file type or a subfolder in a batch folder is an error record, never skipped unsaid (hidden files are)."""
+    folder = tmp_path / "patients"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "p0.json").write_text(json.dumps(generate_patient_dicts(1, seed=9, kb=kb)[0]))
+    (folder / "more.ndjson").write_text("{}\n")
+    (folder / "notes.txt").write_text("not a patient file")
+    (folder / ".DS_Store").write_bytes(b"\0")
+    result = run_medkg("check", "--batch", str(folder))
+    records = {r["input"]: r for r in map(json.loads, result.stdout.splitlines())}
+    assert sorted(records) == ["more.ndjson", "notes.txt", "p0.json", "sub"]
+    assert records["p0.json"]["exit_code"] in (0, 1)
+    assert "unsupported file type '.ndjson'" in records["more.ndjson"]["error"]
+    assert "unsupported file type '.txt'" in records["notes.txt"]["error"]
+    assert "is a folder" in records["sub"]["error"]
+    assert all(records[name]["exit_code"] == 2 for name in ("more.ndjson", "notes.txt", "sub"))
+    assert result.returncode == 2
+    assert "medkg batch: 4 input(s)" in result.stderr
 
 
 def test_cli_batch_refuses_other_patients_and_formats(tmp_path: Path) -> None:

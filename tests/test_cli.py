@@ -111,6 +111,28 @@ def test_query_command(kb: KnowledgeBase, tmp_path: Path) -> None:
     assert {"OlderAdult", "AgedAtLeast75", "CrClBelow30", "ChildPughB"} <= populations
 
 
+@pytest.mark.parametrize("output_format", ["csv", "table"])
+def test_query_shows_booleans_as_sparql_writes_them(kb: KnowledgeBase, tmp_path: Path, output_format: str) -> None:
+    """xsd:boolean values read true/false in CSV and tables (Python's True/False once leaked through)."""
+    query = tmp_path / "q.rq"
+    query.write_text(
+        "PREFIX kg: <https://w3id.org/medkg/kg/>\nPREFIX medkg: <https://w3id.org/medkg/ontology#>\n"
+        "SELECT ?flag WHERE { kg:CrClBelow30 medkg:isPopulation ?flag }",
+        encoding="utf-8",
+    )
+    result = medkg("query", str(query), "--format", output_format)
+    assert result.returncode == 0, result.stderr
+    words = result.stdout.split()
+    assert words[0] == "flag" and words.count("true") == 1 and "True" not in words
+
+
+def test_another_tools_word_for_a_command_points_to_medkgs_own() -> None:
+    """A new user typed `medkg sparql`; the error now names `medkg query` (exit 2, one line)."""
+    result = medkg("sparql", "q.rq")
+    assert result.returncode == 2
+    assert "did you mean 'medkg query'?" in result.stderr and len(result.stderr.splitlines()) == 1
+
+
 def test_schema_command() -> None:
     schema = json.loads(medkg("schema", "patient").stdout)
     assert "medications" in schema["required"]

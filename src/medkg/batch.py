@@ -18,7 +18,7 @@ from typing import Any, cast
 
 from .check import check_many
 from .knowledge_base import KnowledgeBase, default_knowledge_base
-from .loaders import PATIENT_SUFFIXES, InputError, LoadedInput, decode_input_bytes, input_from_json, load_input
+from .loaders import InputError, LoadedInput, decode_input_bytes, input_from_json, load_input
 from .patient import Patient
 from .report import Finding, Report
 
@@ -58,8 +58,13 @@ _log = logging.getLogger(__name__)
 
 
 def _patient_files(folder: Path) -> list[Path]:
-    """List the patient files of a batch folder, in name order (other files are not inputs)."""
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in PATIENT_SUFFIXES)
+    """List the entries of a batch folder, in name order, hidden ones (``.name``) apart.
+
+    Every entry is an input: one that is not a patient file (another file type, a subfolder, which
+    is not read recursively) becomes an error record when read, so nothing in the folder is
+    skipped without a word.
+    """
+    return sorted(p for p in folder.iterdir() if not p.name.startswith("."))
 
 
 #: One input of a batch before it is read: where it came from, and an NDJSON line (bytes or text) or a file.
@@ -115,7 +120,8 @@ def batch_items(
     Args:
         source: an NDJSON file (one JSON object per line: a medkg patient, a FHIR Bundle or a
             CDS Hooks request; blank lines skipped), or a folder whose patient files (``.json``
-            patients or FHIR Bundles, ``.ttl``) are read in name order.
+            patients or FHIR Bundles, ``.ttl``) are read in name order; any other entry but a
+            hidden one (another file type, a subfolder) is an error record.
         lines: the NDJSON lines when they come from elsewhere (standard input), as text or as bytes
             (decoded line by line: a line that is not UTF-8 is an error record, not the end of the run);
             ``source`` then names them.

@@ -11,7 +11,7 @@ from .engines import get_engine
 from .findings import findings_from_rows
 from .gc_pause import cyclic_gc_paused
 from .knowledge_base import KnowledgeBase, default_knowledge_base
-from .loaders import load_patient
+from .loaders import PatientInputError, load_patient
 from .patient import Patient, plausibility_notes
 from .patient_graph import PatientGraph, patient_graph
 from .report import AssessedDrug, Finding, KnowledgeBaseRef, PatientSummary, Report
@@ -58,14 +58,24 @@ def check_many(
 
     Raises:
         ValueError: for an unknown engine, or ``notes`` not matching ``patients`` one to one.
-        medkg.PatientInputError: for a dict that is not a valid patient.
+        medkg.PatientInputError: for a dict that is not a valid patient; the message starts
+            ``patients[i]:`` (``i`` counted from 0) so the caller can find it in the batch.
     """
     if notes is not None and len(notes) != len(patients):
         raise ValueError(f"notes: {len(notes)} lists for {len(patients)} patients")
-    valid = [p if isinstance(p, Patient) else load_patient(p) for p in patients]
+    valid = [_validated(number, patient) for number, patient in enumerate(patients)]
     kb = kb or default_knowledge_base()
     with cyclic_gc_paused():
         return _check_many(valid, engine, kb, notes)
+
+
+def _validated(number: int, patient: Patient | Mapping[str, Any]) -> Patient:
+    if isinstance(patient, Patient):
+        return patient
+    try:
+        return load_patient(patient)
+    except PatientInputError as error:
+        raise PatientInputError(f"patients[{number}]: {error}") from error
 
 
 def _check_many(

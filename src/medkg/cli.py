@@ -21,7 +21,7 @@ import traceback
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import click
 
@@ -174,7 +174,33 @@ def _guarded(function: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-@click.group(epilog=_EPILOG)
+class _Commands(click.Group):
+    """medkg's command group: an unknown command that names another tool's word points to medkg's own."""
+
+    SYNONYMS: ClassVar[dict[str, str]] = {
+        "sparql": "query",
+        "select": "query",
+        "ask": "query",
+        "compile": "build",
+        "lint": "validate",
+        "server": "serve",
+        "screen": "check",
+    }
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        """Resolve as click does; for a known synonym, name the medkg command in the error."""
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError:
+            meant = self.SYNONYMS.get(args[0]) if args else None
+            if meant is None:
+                raise
+            raise click.UsageError(f"No such command '{args[0]}'; did you mean 'medkg {meant}'?", ctx) from None
+
+
+@click.group(cls=_Commands, epilog=_EPILOG)
 @click.version_option(__version__, prog_name="medkg", message=f"%(prog)s %(version)s ({build_description()})")
 def main() -> None:
     """medkg: medication-safety checks from an OWL knowledge graph, a reasoner and SPARQL."""
@@ -506,8 +532,10 @@ def build(force: bool) -> None:
     """Compile ontology/ and kg/ into the cached, HermiT-classified knowledge base."""
     from .build import build as run_build
     from .build_cache import crowded_cache_hint
+    from .paths import resource_root
 
     built = run_build(force=force, hint_crowded=False)
+    click.echo(f"medkg build: sources read from {resource_root()} (MEDKG_ROOT to use another copy)", err=True)
     click.echo(f"{built.folder} sha256 {built.sha256}")
     hint = crowded_cache_hint(built.folder.parent)
     if hint:
@@ -616,6 +644,16 @@ def query(query_file: Path, patient_file: Path | None, output_format: str, store
 
     text = query_file.read_text(encoding="utf-8")
     _write_out(run_query(text, patient_file, output_format, kb=_knowledge_base(store)))
+    if patient_file is not None:  # patient-specific results: on stderr, so that CSV and JSON stay parseable
+        from .report import DISCLAIMER
+        from .vocabulary import PATIENT
+
+        click.echo(
+            f"medkg query: the patient is the individual <{PATIENT['p0']}> (its own id is its dcterms:identifier); "
+            "renal values are as used (an entered CrCl stands in for a missing eGFR)",
+            err=True,
+        )
+        click.echo(DISCLAIMER, err=True)
 
 
 def _serve_command() -> click.Command:
@@ -674,7 +712,10 @@ def stats(output_format: str) -> None:
         f"  with RxNorm RXCUI: {figures['drugs_with_rxcui']} ({100 * figures['drugs_with_rxcui'] / drugs:.1f} %)"
     )
     click.echo(f"  with ATC code: {figures['drugs_with_atc']} ({100 * figures['drugs_with_atc'] / drugs:.1f} %)")
-    click.echo(f"  facts: {figures['facts']}, without source: {figures['facts_without_source']}")
+    click.echo(
+        f"  facts: {figures['facts']} ({figures['facts'] - figures['rules']} drug facts and {figures['rules']} rules),"
+        f" without source: {figures['facts_without_source']}"
+    )
     click.echo("")
     rows: list[tuple[str, ...]] = [("fact kind", "facts", "with source", "uncertain")]
     rows += [(k, str(v["facts"]), str(v["with_source"]), str(v["uncertain"])) for k, v in figures["fact_kinds"].items()]

@@ -74,6 +74,15 @@ def _answer(store: QueryStore, text: str, graph: ox.NamedNode | None) -> str | t
     return names, [[python_value(solution[name]) for name in names] for solution in result]
 
 
+def _cell(value: Any) -> str:
+    """Show a value in CSV or a table: unbound as empty, booleans as SPARQL writes them (true/false)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
 def run_query(text: str, patient_file: Path | None, output_format: str, *, kb: KnowledgeBase | None = None) -> str:
     """Run a SELECT or ASK query; return a table, CSV or SPARQL-JSON-like rows as text.
 
@@ -111,9 +120,9 @@ def run_query(text: str, patient_file: Path | None, output_format: str, *, kb: K
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(names)
-        writer.writerows(["" if v is None else v for v in row] for row in rows)
+        writer.writerows([_cell(v) for v in row] for row in rows)
         return buffer.getvalue()
-    cells = [names] + [["" if v is None else str(v) for v in row] for row in rows]
+    cells = [names] + [[_cell(v) for v in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(names))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in cells]
     lines.insert(1, "  ".join("-" * width for width in widths))
