@@ -240,3 +240,30 @@ def test_ctrl_c_stops_a_batch_with_exit_130(tmp_path: Path, kb: KnowledgeBase) -
     assert first.startswith(b'{"input":')
     assert process.wait(timeout=120) == 130, f"{after} records after SIGINT; stderr: {error[-2000:]}"
     assert "medkg: interrupted" in error and "internal error" not in error
+
+
+def test_cli_batch_format_json_is_one_array_of_the_ndjson_records(tmp_path: Path, kb: KnowledgeBase) -> None:
+    """A new-user trial: ``--format json`` printed NDJSON, so ``json.load`` failed with "Extra data"."""
+    patients = [json.dumps(p) for p in generate_patient_dicts(401, seed=21, kb=kb)]
+    patients.insert(250, "not json")  # more than one chunk of 200, with an error record in the second
+    source = tmp_path / "odd.ndjson"
+    source.write_text("\n".join(patients) + "\n", encoding="utf-8")
+    ndjson = run_medkg("check", "--batch", str(source))
+    records = [json.loads(line) for line in ndjson.stdout.splitlines()]
+    assert len(records) == 402 and records[250]["exit_code"] == 2
+    for args in ((), ("--jobs", "2")):
+        as_json = run_medkg("check", "--batch", str(source), "--format", "json", *args)
+        assert json.loads(as_json.stdout) == records, args
+        assert as_json.returncode == ndjson.returncode == 2
+        assert as_json.stderr.split("exit codes ")[1] == ndjson.stderr.split("exit codes ")[1]
+    folder = tmp_path / "patients"
+    folder.mkdir()
+    (folder / "a.json").write_text(patients[0], encoding="utf-8")
+    (folder / "b.txt").write_text("{}", encoding="utf-8")
+    in_folder = json.loads(run_medkg("check", "--batch", str(folder), "--format", "json").stdout)
+    assert [(r["input"], r["exit_code"]) for r in in_folder] == [("a.json", records[0]["exit_code"]), ("b.txt", 2)]
+    assert in_folder[0]["report"] == records[0]["report"]
+    empty = tmp_path / "empty.ndjson"
+    empty.write_text("\n", encoding="utf-8")
+    nothing = run_medkg("check", "--batch", str(empty), "--format", "json")
+    assert (json.loads(nothing.stdout), nothing.returncode) == ([], 0)

@@ -280,7 +280,8 @@ def _examples() -> list[str]:
     type=click.Choice(["text", "json", "turtle", "html", "ndjson"]),
     default=None,
     help="Report format: text (default), json, turtle, html (one self-contained page with the interaction "
-    "graph); with --batch: ndjson (default) or json.",
+    "graph); with --batch: ndjson (default: one record per line) or json (the same records as one "
+    "JSON array, in input order).",
 )
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the report to this file.")
 @click.option(
@@ -351,12 +352,12 @@ def check(
         if inputs or example or any(v is not None for v in (age, sex, weight, scr, crcl, egfr, child_pugh, as_of)):
             _fail_input("--batch takes its patients from the batch input alone (no other patients or flags)")
         if output_format not in (None, "ndjson", "json"):
-            _fail_input("--batch writes ndjson (one JSON record per line)")
+            _fail_input("--batch writes ndjson (default: one JSON record per line) or json (one JSON array)")
         if dask_scheduler is not None and store != "embedded":
             _fail_input("--dask workers query their own embedded store; --store applies without --dask")
         if jobs > 1 and (dask_scheduler is not None or store != "embedded"):
             _fail_input("--jobs runs local workers on the embedded store; not with --dask or --store")
-        _run_batch(batch_source, engine, output, dask_scheduler, store, jobs)
+        _run_batch(batch_source, engine, output, dask_scheduler, store, jobs, as_array=output_format == "json")
         return
     if dask_scheduler is not None or jobs > 1:
         _fail_input(f"{'--dask' if dask_scheduler is not None else '--jobs'} runs a batch; give --batch INPUT")
@@ -459,9 +460,13 @@ def _run_batch(
     dask_scheduler: str | None = None,
     store: str = "embedded",
     jobs: int = 1,
+    *,
+    as_array: bool = False,
 ) -> None:
     """Check a batch; one JSON record per line; progress bar and summary on a terminal's stderr.
 
+    ``as_array`` (``--format json``): the same records as one JSON array instead (``[``, the records
+    in input order separated by commas, one per line, ``]``), written as they come, not held in memory.
     ``dask_scheduler``: check on a Dask cluster (``local:N`` or a scheduler address) instead of in this process.
     ``store``: ``embedded`` or the URL of a SPARQL endpoint holding the knowledge base.
     ``jobs``: worker processes on this machine (:mod:`medkg.batch_pool`).
@@ -509,11 +514,19 @@ def _run_batch(
         bar = stack.enter_context(
             click.progressbar(length=total or 0, label="checking", file=sys.stderr, hidden=not show or total is None)
         )
+        opened = False
         for checked in chunks:
-            write(checked.text)
+            text = checked.text
+            if as_array and text:
+                # each record line is compact JSON (no newline inside): join them with commas
+                text = ("," if opened else "[") + "\n" + text.removesuffix("\n").replace("\n", ",\n")
+                opened = True
+            write(text)
             exits.update(checked.exit_codes)
             severities.update(checked.severities)
             bar.update(len(checked.exit_codes))
+        if as_array:
+            write("\n]\n" if opened else "[]\n")
     elapsed = time.perf_counter() - started
     count = sum(exits.values())
     click.echo(
