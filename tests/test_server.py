@@ -133,6 +133,80 @@ def test_cards_for_draft_hooks_only_involve_draft_orders(kb: KnowledgeBase) -> N
     assert json.dumps(drafted)  # plain JSON
 
 
+def _order_sign_request(draft: dict[str, Any], current: list[dict[str, Any]]) -> dict[str, Any]:
+    """An order-sign request for a woman born in 1940: one draft order, current medications, one unused condition."""
+
+    def request(rid: str, status: str, concept: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "resource": {
+                "resourceType": "MedicationRequest",
+                "id": rid,
+                "status": status,
+                "intent": "order",
+                "subject": {"reference": "Patient/p9"},
+                "medicationCodeableConcept": concept,
+            }
+        }
+
+    condition = {
+        "resourceType": "Condition",
+        "id": "c1",
+        "subject": {"reference": "Patient/p9"},
+        "clinicalStatus": {
+            "coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"}]
+        },
+        "code": {"coding": [{"system": "http://snomed.info/sct", "code": "1234567", "display": "Made-up disorder"}]},
+    }
+    return {
+        "hook": "order-sign",
+        "hookInstance": "test-unchecked",
+        "context": {
+            "userId": "Practitioner/1",
+            "patientId": "p9",
+            "draftOrders": {"resourceType": "Bundle", "type": "collection", "entry": [request("d1", "draft", draft)]},
+        },
+        "prefetch": {
+            "patient": {"resourceType": "Patient", "id": "p9", "gender": "female", "birthDate": "1940-01-01"},
+            "medications": {
+                "resourceType": "Bundle",
+                "type": "searchset",
+                "entry": [request(f"m{i}", "active", concept) for i, concept in enumerate(current)],
+            },
+            "conditions": {"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": condition}]},
+        },
+    }
+
+
+def test_an_unidentified_draft_or_current_medication_is_a_warning_card_never_an_empty_answer(
+    client: TestClient,
+) -> None:
+    """An order-sign call once answered ``{"cards": []}`` for a draft it could not identify: read as "safe"."""
+    unknown_code = {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "999999999"}]}
+    alone = client.post(
+        "/cds-services/medkg-order-sign", json=_order_sign_request({**unknown_code, "text": "Zzzmadeupamab 10 MG"}, [])
+    ).json()["cards"]
+    assert (alone[0]["indicator"], alone[0]["summary"]) == (
+        "warning",
+        "Not assessed: unidentified medication 'zzzmadeupamab'",
+    )
+    assert alone[0]["overrideReasons"] == [] and "clinical judgement" in alone[0]["detail"]
+    # the condition sent but not used is named in the "Not fully checked" card
+    assert alone[-1]["summary"].startswith("Not fully checked") and "Made-up disorder" in alone[-1]["detail"]
+    # a current medication medkg cannot identify: the draft's interactions with it were not checked
+    ketorolac = {
+        "coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "35827", "display": "ketorolac"}]
+    }
+    beside = client.post(
+        "/cds-services/medkg-order-sign", json=_order_sign_request(ketorolac, [{"text": "Qqqunknownmab"}])
+    ).json()["cards"]
+    unchecked = [c for c in beside if "qqqunknownmab" in c["summary"].casefold()]
+    assert [c["indicator"] for c in unchecked] == ["warning"]
+    # an ingredient medkg does not model, in a current combination product (lopinavir in Kaletra)
+    kaletra = client.post("/cds-services/medkg-order-sign", json=_order_sign_request(ketorolac, [{"text": "Kaletra"}]))
+    summaries = [c["summary"] for c in kaletra.json()["cards"]]
+    assert "Not assessed: lopinavir in 'Kaletra'" in summaries
+
+
 # ---------------------------------------------------------------- the shared CDS Hooks sample requests
 
 

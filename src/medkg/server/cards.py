@@ -1,10 +1,13 @@
 """CDS Hooks cards from a medkg report: which findings become cards, and how they read.
 
 For ``order-select`` / ``order-sign`` (and the legacy ``medication-prescribe``) only findings
-that involve a draft order become cards; ``patient-view`` shows every finding. An unidentified
-medication is a card of its own. What could not be assessed for lack of patient data (renal
-function, potassium, pregnancy status, a dose) is gathered into one ``info`` card, so that an
-empty or short answer is never taken for a complete check: cards are the service's only channel.
+that involve a draft order become cards; ``patient-view`` shows every finding. A medication that
+was not checked at all (a name medkg could not identify, or an ingredient of a product that it
+does not model) is a ``warning`` card of its own in every hook, draft or current: the draft's
+interactions with it were not checked either. What could not be assessed for lack of patient
+data (renal function, potassium, pregnancy status, a dose), and any condition, allergy or other
+patient datum sent but not used, is gathered into one ``info`` card, so that an empty or short
+answer is never taken for a complete check: cards are the service's only channel.
 Indicator: contraindicated or major -> ``critical``, moderate -> ``warning``, anything else ->
 ``info`` (CDS Hooks 2.0, Card attributes).
 """
@@ -79,8 +82,25 @@ def _involves(finding: Finding, drafts: set[str]) -> bool:
     return bool(drafts & {drug.casefold() for drug in finding.drugs})
 
 
+def _unchecked_medication(finding: Finding, assessed: set[str]) -> bool:
+    """Whether ``finding`` says a medication was not checked at all.
+
+    That is an unidentified name (a ``not-assessed`` finding with ``suggestions``, possibly
+    empty) or an ingredient that no identified medication stands for (an unmodelled ingredient
+    of a combination product). ``assessed``: the report's identified ingredient names.
+    """
+    if finding.kind != "not-assessed":
+        return False
+    return finding.suggestions is not None or (
+        bool(finding.drugs) and not {d.casefold() for d in finding.drugs} & assessed
+    )
+
+
 def cards_for(report: Report, *, hook: str, draft_drugs: Iterable[str], instance: str = "") -> list[dict[str, Any]]:
-    """Return the CDS Hooks cards for ``report`` (an empty list when there is nothing to say).
+    """Return the CDS Hooks cards for ``report``: a list of CDS Hooks 2.0 card objects.
+
+    The list is empty only when nothing fired, every medication was identified and all patient
+    data needed and sent were used.
 
     Args:
         report: the medkg report of the patient with the draft orders included.
@@ -89,40 +109,51 @@ def cards_for(report: Report, *, hook: str, draft_drugs: Iterable[str], instance
         instance: the request's ``hookInstance``; card uuids are derived from it, so the same request gives the same cards.
     """
     drafts = {name.casefold() for name in draft_drugs}
+    assessed = {drug.drug.casefold() for drug in report.assessed}
     cards, unassessed = [], []
     for finding in report.findings:
-        if hook in DRAFT_HOOKS and not _involves(finding, drafts):
+        unchecked = _unchecked_medication(finding, assessed)
+        if hook in DRAFT_HOOKS and not unchecked and not _involves(finding, drafts):
             continue
-        if finding.kind == "not-assessed" and finding.suggestions is None:
+        if finding.kind == "not-assessed" and not unchecked:
             unassessed.append(finding)  # missing patient data: one card for all, below
             continue
+        level = "warning" if unchecked else indicator(finding.severity)
         key = f"{instance}|{finding.rule or finding.title}|{'|'.join(finding.drugs)}"
         cards.append(
             {
                 "uuid": str(uuid.uuid5(_NAMESPACE, key)),
                 "summary": _summary(finding),
-                "indicator": indicator(finding.severity),
+                "indicator": level,
                 "detail": _detail(finding),
                 "source": _source(finding),
-                "overrideReasons": OVERRIDE_REASONS if indicator(finding.severity) != "info" else [],
+                "overrideReasons": OVERRIDE_REASONS if level != "info" and not unchecked else [],
             }
         )
-    if unassessed:
-        cards.append(_not_assessed_card(unassessed, instance))
+    if unassessed or report.not_used:
+        cards.append(_not_assessed_card(unassessed, report.not_used, instance))
     return cards
 
 
-def _not_assessed_card(findings: list[Finding], instance: str) -> dict[str, Any]:
-    """One ``info`` card listing what could not be checked for lack of patient data, and what to give."""
+def _not_assessed_card(findings: list[Finding], not_used: list[str], instance: str) -> dict[str, Any]:
+    """One ``info`` card: what could not be checked for lack of patient data, and what was sent but not used."""
     drugs = sorted({drug for finding in findings for drug in finding.drugs})
-    summary = f"Not fully checked: {len(findings)} item{'s' if len(findings) > 1 else ''} of patient data missing"
-    summary += f" ({', '.join(drugs)})" if drugs else ""
-    lines = ["Some rules could not be applied because the patient data they need were not sent:", ""]
-    for finding in findings:
-        lines.append(
+    parts = [f"{len(findings)} item{'s' if len(findings) > 1 else ''} of patient data missing"] if findings else []
+    parts += [f"{len(not_used)} not used"] if not_used else []
+    summary = "Not fully checked: " + ", ".join(parts) + (f" ({', '.join(drugs)})" if drugs else "")
+    lines: list[str] = []
+    if findings:
+        lines += ["Some rules could not be applied because the patient data they need were not sent:", ""]
+        lines += [
             f"- **{finding.title.removeprefix('Not assessed: ')}**: {finding.recommendation or finding.summary}"
-        )
-    lines += ["", f"_{DISCLAIMER}_"]
+            for finding in findings
+        ]
+        lines.append("")
+    if not_used:
+        lines += ["Sent but not used by medkg (not recognised or not modelled); review these by hand:", ""]
+        lines += [f"- {item}" for item in not_used]
+        lines.append("")
+    lines.append(f"_{DISCLAIMER}_")
     return {
         "uuid": str(uuid.uuid5(_NAMESPACE, f"{instance}|not-assessed")),
         "summary": _clip(summary),
