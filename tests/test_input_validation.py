@@ -453,7 +453,9 @@ CASES = [
     Case("flag-age-nan", None, 2, ("age_years", "finite number"), args=("--age", "nan", "baclofen")),
     Case("flag-unparseable-dose", None, 2, ("medication 'baclofen:ten'", "NAME:DOSE_MG"), args=("baclofen:ten",)),
     Case("flag-negative-dose", None, 2, ("medications.0.dose_mg", "greater than 0"), args=("baclofen:-5",)),
-    Case("flag-empty-name", None, 2, ("medications.0.drug", "at least 1 character"), args=(":10",)),
+    Case("flag-empty-name", None, 2, ("medication ':10'", "empty medication name"), args=(":10",)),
+    Case("flag-empty-argument", None, 2, ("medication ''", "empty medication name"), args=("--age", "70", "")),
+    Case("flag-blank-argument", None, 2, ("medication ' '", "empty medication name"), args=("baclofen", " ")),
     Case("flag-not-a-number", None, 2, ("--crcl", "'high' is not a valid float"), args=("--crcl", "high", "baclofen")),
     Case("nothing-to-check", None, 2, ("nothing to check",), args=()),
 ]

@@ -397,8 +397,13 @@ def check(
     if allergies:
         given["allergies"] = list(allergies)
     # an existing path, a .json/.ttl name or "-" (standard input) is a patient; anything else a medication
+    # (an empty argument too: Path("") is the current folder, but '' is an empty medication name)
     kb = None if store == "embedded" else _knowledge_base(store)
-    files = [item for item in inputs if item == "-" or Path(item).exists() or item.lower().endswith(PATIENT_SUFFIXES)]
+    files = [
+        item
+        for item in inputs
+        if item.strip() and (item == "-" or Path(item).exists() or item.lower().endswith(PATIENT_SUFFIXES))
+    ]
     names = [item for item in inputs if item not in files]
     if example:
         files.append(str(EXAMPLES / f"{example}.json"))

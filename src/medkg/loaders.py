@@ -522,9 +522,13 @@ def parse_medication_arg(text: str) -> dict[str, Any]:
     """Parse a CLI medication ``NAME[:DOSE_MG[xTIMES_PER_DAY]]`` (e.g. ``baclofen:10x3``).
 
     Raises:
-        PatientInputError: for an unparseable dose (never silently ignored).
+        PatientInputError: for an empty name (``''``, ``:10``) or an unparseable dose (never silently ignored).
     """
     name, _, dose = text.partition(":")
+    if not name.strip():
+        raise PatientInputError(
+            f"medication {text!r}: empty medication name: give NAME[:DOSE_MG[xTIMES_PER_DAY]] (e.g. NAME:10x3)"
+        )
     medication: dict[str, Any] = {"drug": name}
     if dose:
         amount, separator, times = dose.lower().partition("x")
