@@ -149,6 +149,7 @@ def read_cds_request(
         known=known,
         window_months=window_months,
         patient_id=str(patient_id) if patient_id else None,
+        grace_days=1,  # the client's local date may be a day ahead of the request time in UTC
     )
     if not assembled.medications:
         raise InputError(

@@ -1,7 +1,9 @@
-"""RxNorm codes whose display is missing or does not parse: ``kg/clinical-drugs/*.tsv``.
+"""RxNorm codes medkg knows without a display: ``kg/clinical-drugs/*.tsv`` and ``kg/drugs/*.tsv``.
 
-Each row gives an RxNorm concept's ingredients (base names medkg looks up) and, where the
-strength is a mass per dose unit, the strengths in mg. The table is read from the resource
+Each row of ``kg/clinical-drugs`` gives an RxNorm concept's ingredients (base names medkg looks
+up) and, where the strength is a mass per dose unit, the strengths in mg. The ``rxcui`` column of
+``kg/drugs`` gives each drug's RxNorm ingredient (IN) code, so an order coded only with an
+ingredient RXCUI (6809, no display) is read as that drug. The tables are read from the resource
 root (:func:`medkg.paths.resource_root`), so a researcher's own ``MEDKG_ROOT`` copy is used.
 """
 
@@ -12,9 +14,9 @@ from functools import cache
 from pathlib import Path
 
 from ..paths import resource_root
-from ..tables import CLINICAL_DRUG_COLUMNS, read_table
+from ..tables import CLINICAL_DRUG_COLUMNS, DRUG_COLUMNS, read_table
 
-__all__ = ["ClinicalDrug", "clinical_drugs"]
+__all__ = ["ClinicalDrug", "clinical_drugs", "ingredient_codes"]
 
 
 @dataclass(frozen=True)
@@ -46,4 +48,23 @@ def clinical_drugs(root: Path | None = None) -> dict[str, ClinicalDrug]:
             strengths = [float(part) for part in _cells(row["strengths_mg"])]
             padded: tuple[float | None, ...] = tuple(strengths) if strengths else (None,) * len(ingredients)
             table.setdefault(row["rxcui"], ClinicalDrug(row["rxcui"], row["name"], ingredients, padded))
+    return table
+
+
+@cache
+def ingredient_codes(root: Path | None = None) -> dict[str, str]:
+    """RxCUI -> drug label (the name the knowledge base knows), from every ``kg/drugs/*.tsv`` under ``root``.
+
+    Rows without an RXCUI are skipped; a cell may list several codes separated by ``|``; the first
+    row giving a code wins (``medkg build`` refuses a drug defined twice).
+
+    Raises:
+        medkg.tables.TableError: for a malformed table (also caught by ``medkg build``).
+    """
+    folder = (root or resource_root()) / "kg" / "drugs"
+    table: dict[str, str] = {}
+    for path in sorted(folder.glob("*.tsv")):
+        for row in read_table(path, DRUG_COLUMNS):
+            for rxcui in _cells(row["rxcui"]):
+                table.setdefault(rxcui, row["label"].strip())
     return table

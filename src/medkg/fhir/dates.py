@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-__all__ = ["age_years", "months_before", "parse_date", "resource_dates"]
+__all__ = [
+    "START_DATE_ELEMENTS",
+    "age_years",
+    "first_date",
+    "months_before",
+    "parse_date",
+    "resource_dates",
+    "start_date",
+]
 
 
 def parse_date(value: Any) -> date | None:
@@ -76,6 +84,36 @@ def resource_dates(resource: dict[str, Any]) -> list[tuple[date, str]]:
         if day is not None:
             found.append((day, f"{kind}/{resource.get('id', '(no id)')} {path}"))
     return found
+
+
+#: Elements that say when a record began (the order was written, the medication started, the condition
+#: began or was recorded), first that is present wins. A record that begins after the as-of date did
+#: not exist on it.
+START_DATE_ELEMENTS: dict[str, tuple[str, ...]] = {
+    "MedicationRequest": ("authoredOn", "dispenseRequest.validityPeriod.start"),
+    "MedicationStatement": ("effectiveDateTime", "effectivePeriod.start", "dateAsserted"),
+    "MedicationDispense": ("whenHandedOver", "whenPrepared"),
+    "MedicationAdministration": ("effectiveDateTime", "effectivePeriod.start"),
+    "Condition": ("onsetDateTime", "onsetPeriod.start", "recordedDate", "assertedDate"),
+}
+
+
+def first_date(resource: dict[str, Any], paths: tuple[str, ...]) -> tuple[date, str] | None:
+    """Return the first of ``paths`` (dotted element paths) that holds a parsable date, with its path; else None."""
+    for path in paths:
+        day = parse_date(_element(resource, path))
+        if day is not None:
+            return day, path
+    return None
+
+
+def start_date(resource: dict[str, Any]) -> tuple[date, str] | None:
+    """Return when a medication or condition record began and the element that says so, or None.
+
+    The elements are :data:`START_DATE_ELEMENTS` for the resource's type (e.g. a Condition's
+    ``onsetDateTime``, else its ``recordedDate``); other types have none.
+    """
+    return first_date(resource, START_DATE_ELEMENTS.get(str(resource.get("resourceType", "")), ()))
 
 
 def as_date(value: date | datetime) -> date:

@@ -8,13 +8,19 @@ Current: MedicationRequest ``active`` (and, for CDS Hooks draft orders, any stat
 The medication is the resource's ``medicationCodeableConcept`` or the resource its
 ``medicationReference`` points to (contained ``#id``, ``fullUrl``, ``urn:uuid``, ``Type/id``). Its
 ingredients come from, in order: the RxNorm code table (``kg/clinical-drugs``), the RxNorm name
-grammar of the coding display, the concept text. What cannot be resolved is kept with its text
-as the name (medkg reports it not assessed), never dropped.
+grammar of the coding display, the concept text (with a strength), the knowledge base's own
+ingredient RXCUIs (``kg/drugs``). What cannot be resolved is kept with its text as the name (medkg
+reports it not assessed), never dropped.
+
+A current resource that began after the as-of date (``authoredOn``, ``effectivePeriod.start``...,
+:data:`medkg.fhir.dates.START_DATE_ELEMENTS`) did not exist on that date: it is not used, with a note.
 
 Dose: structured ``doseQuantity`` only (R4 ``doseAndRate``, STU3 ``dosageInstruction``): in a mass
 unit it is converted to mg; as a count of tablets/capsules (no unit) it is multiplied by the
-ingredient strength; in mL by an MG/ML concentration. Frequency from ``timing.repeat``
-(``frequency`` per ``period`` ``periodUnit``). Free text is not parsed (a note says so).
+ingredient strength; in mL by an MG/ML concentration. A dose that cannot be converted to mg or
+that :class:`medkg.patient.Medication` refuses (not above 0, above its limit, not finite) is not
+used and a note says why. Frequency from ``timing.repeat`` (``frequency`` per ``period``
+``periodUnit``), refused the same way. Free text is not parsed (a note says so).
 """
 
 from __future__ import annotations
@@ -22,11 +28,15 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 
+from pydantic import ValidationError
+
 from ..patient import Medication
-from .codes import clinical_drugs
+from .codes import clinical_drugs, ingredient_codes
 from .codings import RXNORM, codes, codings, display
+from .dates import start_date
 from .index import ResourceIndex
 from .rxnorm import Component, parse_rxnorm_name
 from .salts import base_ingredient
@@ -63,7 +73,7 @@ class ReadMedication:
         rxcui: RxNorm code of the product, if any.
         text: the product as written (display or text).
         source: ``ResourceType/id`` it came from.
-        resolved_by: ``code-table``, ``rxnorm-name`` or ``unresolved``.
+        resolved_by: ``code-table``, ``rxnorm-name``, ``ingredient-code`` or ``unresolved``.
         draft: a CDS Hooks draft order (the order being written).
     """
 
@@ -118,6 +128,10 @@ def _components(concept: dict[str, Any]) -> tuple[list[Component], str, str | No
         if parsed is not None and (from_rxnorm or any(c.strength is not None for c in parsed.components)):
             return list(parsed.components), "rxnorm-name", (rxcuis[0] if rxcuis else None), text
     text = display(concept) or next((str(c["display"]) for c in codings(concept) if c.get("display")), "")
+    ingredients = ingredient_codes()
+    for rxcui in rxcuis:
+        if rxcui in ingredients:  # an ingredient (IN) code of a drug the knowledge base lists
+            return [Component(ingredients[rxcui].casefold())], "ingredient-code", rxcui, text
     return [], "unresolved", (rxcuis[0] if rxcuis else None), text
 
 
@@ -149,19 +163,38 @@ def _times_per_day(dosage: dict[str, Any]) -> float | None:
     return round(float(frequency) / days, 6) if days > 0 and frequency > 0 else None
 
 
-def _dose_mg(quantity: dict[str, Any] | None, component: Component) -> float | None:
-    if quantity is None or not isinstance(quantity.get("value"), int | float):
-        return None
-    value = float(quantity["value"])
-    unit = str(quantity.get("code") or quantity.get("unit") or "").strip()
-    if unit.casefold() in _COUNT_UNITS:
-        return None if component.strength_mg is None else round(value * component.strength_mg, 6)
-    if unit.casefold() == "ml":
-        return None if component.mg_per_ml is None else round(value * component.mg_per_ml, 6)
+def _refused(field: str, value: float) -> str | None:
+    """Return why :class:`medkg.patient.Medication` refuses ``value`` for ``field`` (``dose_mg``...), or None."""
     try:
-        return round(convert(value, unit, "mg"), 6)
-    except UnitError:
-        return None
+        Medication.model_validate({"drug": "-", field: value})
+    except ValidationError as error:
+        return str(error.errors()[0]["msg"])
+    return None
+
+
+def _dose_mg(quantity: dict[str, Any], component: Component) -> tuple[float | None, str]:
+    """(dose in mg, "") or (None, why the recorded dose cannot be used)."""
+    value = quantity.get("value")
+    unit = str(quantity.get("code") or quantity.get("unit") or "").strip()
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None, "it has no numeric value"
+    if unit.casefold() in _COUNT_UNITS:
+        if component.strength_mg is None:
+            return None, "a count of dose units needs the product's strength in mg, which is not known"
+        dose = value * component.strength_mg
+    elif unit.casefold() == "ml":
+        if component.mg_per_ml is None:
+            return None, "a volume needs the product's concentration in mg/mL, which is not known"
+        dose = value * component.mg_per_ml
+    else:
+        try:
+            dose = convert(float(value), unit, "mg")
+        except (UnitError, OverflowError) as error:
+            return None, f"not convertible to mg ({error})"
+    why = _refused("dose_mg", dose)
+    if why is not None:
+        return None, f"{dose:g} mg is not a usable dose: {why.lower()}"
+    return round(dose, 6), ""
 
 
 def _medications_of(
@@ -179,20 +212,32 @@ def _medications_of(
     if structured is None and any(d.get("text") for d in dosages):
         notes.append(f"{typed.label}: dosage given as free text only, not parsed ({text or 'medication'})")
     times = _times_per_day(structured) if structured else None
+    if times is not None and (why := _refused("times_per_day", times)) is not None:
+        notes.append(
+            f"{typed.label}: frequency of {times:g} times per day of {text or 'medication'} not used: "
+            f"{why.lower()}; frequency unknown"
+        )
+        times = None
     quantity = _dose_quantity(structured) if structured else None
     if not components:
         name = text or f"unidentified medication in {typed.label}"
         if known is None or not known(name):  # a name the knowledge base knows needs no note (it is checked)
             notes.append(f"{typed.label}: medication {name!r} not resolved to an ingredient; kept as written")
-        return [ReadMedication(name, None, times, None, rxcui, text, typed.label, resolved_by, draft)]
+        components = [Component(name)]  # a dose in a mass unit is the named product's dose
     found = []
     for component in components:
-        dose = _dose_mg(quantity, component)
-        if quantity is not None and dose is None:
-            notes.append(f"{typed.label}: dose {quantity.get('value')} {quantity.get('unit', '')} of {text} not in mg")
+        dose, why = _dose_mg(quantity, component) if quantity is not None else (None, "")
+        if why and quantity is not None:
+            value = quantity.get("value")
+            amount = f"{value:g}" if isinstance(value, int | float) and not isinstance(value, bool) else repr(value)
+            written = f"{amount} {quantity.get('unit') or quantity.get('code') or ''}".strip()
+            notes.append(
+                f"{typed.label}: recorded dose {written} of {text or component.ingredient} not used: {why}; "
+                "daily dose unknown"
+            )
         found.append(
             ReadMedication(
-                base_ingredient(component.ingredient, known),
+                component.ingredient if resolved_by == "unresolved" else base_ingredient(component.ingredient, known),
                 dose,
                 times,
                 component.strength_mg,
@@ -204,6 +249,19 @@ def _medications_of(
             )
         )
     return found
+
+
+def _began_after(typed: TypedResource, index: ResourceIndex, as_of: date, last: date) -> str | None:
+    """Return a note when the resource began after ``last`` (as-of date plus any grace), else None."""
+    began = start_date(typed.data)
+    if began is None or began[0] <= last:
+        return None
+    name = _components(_concept(typed, index, []))[3]
+    what = f" ({name})" if name else ""
+    return (
+        f"{typed.label}{what} not used: written after the as-of date {as_of.isoformat()} "
+        f"({began[1]} {began[0].isoformat()})"
+    )
 
 
 def _is_current(typed: TypedResource, ignored: Counter[str]) -> bool:
@@ -221,6 +279,8 @@ def read_medications(
     *,
     drafts: list[TypedResource] | None = None,
     known: Callable[[str], bool] | None = None,
+    as_of: date | None = None,
+    grace_days: int = 0,
 ) -> tuple[list[ReadMedication], list[str]]:
     """Read the current medications (drafts first) and the notes about what was read and ignored.
 
@@ -228,6 +288,10 @@ def read_medications(
         index: the input's resources.
         drafts: CDS Hooks draft orders (checked as if taken; not looked for in ``index``).
         known: predicate "the knowledge base knows this drug name" (keeps e.g. a salt synonym whole).
+        as_of: the date checked; a current (not draft) resource that began later is not used (noted).
+            None: no date check.
+        grace_days: days after ``as_of`` still accepted (a CDS Hooks request: the client's time zone
+            may be ahead of the server's).
     """
     notes: list[str] = []
     found: list[ReadMedication] = []
@@ -253,6 +317,9 @@ def read_medications(
             if prescriptions & requests:
                 ignored["MedicationDispense of an active MedicationRequest already read"] += 1
                 continue
+        if as_of is not None and (late := _began_after(typed, index, as_of, as_of + timedelta(days=grace_days))):
+            notes.append(late)
+            continue
         found += _medications_of(typed, index, known, notes, draft=False)
     if ignored:
         parts = ", ".join(f"{count} {what}" for what, count in sorted(ignored.items()))

@@ -135,6 +135,10 @@ def read_observations(index: ResourceIndex, *, as_of: date, window_months: int =
         dated = [c for c in found if c[0] is not None and c[0] <= as_of]
         if later:
             result.notes.append(f"{len(later)} {analyte.label} value(s) dated after {as_of.isoformat()} not used")
+        undated = [c for c in found if c[0] is None]
+        if undated:  # an undated value is never used: its date cannot be checked against the as-of date
+            sources = ", ".join(c[2] for c in undated)
+            result.notes.append(f"{analyte.label} in {sources} has no date; not used")
         if dated:
             day, value, source, code = max(dated, key=lambda c: (c[0], c[2]))
             shown = f"{analyte.label} {value:.4g} {analyte.unit}".rstrip()
@@ -146,7 +150,4 @@ def read_observations(index: ResourceIndex, *, as_of: date, window_months: int =
                 continue
             result.values[analyte.field] = LabValue(value, day, source, code)
             result.notes.append(f"{shown} from {source} (LOINC {code}, {day.isoformat() if day else 'undated'}) used")
-        elif found:
-            day, value, source, code = found[-1]
-            result.notes.append(f"{analyte.label} in {source} has no date; not used")
     return result

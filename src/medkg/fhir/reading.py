@@ -17,6 +17,7 @@ from .demographics import Demographics, read_demographics
 from .index import ResourceIndex
 from .medications import ReadMedication, read_medications
 from .observations import LabValues, read_observations
+from .pregnancy import read_pregnancy
 from .validation import TypedResource
 
 __all__ = ["Assembled", "assemble", "latest_clinical_date"]
@@ -112,8 +113,12 @@ def assemble(
     known: Callable[[str], bool] | None = None,
     window_months: int = 12,
     patient_id: str | None = None,
+    grace_days: int = 0,
 ) -> Assembled:
-    """Read demographics, medications, observations, conditions and allergies into one Patient.
+    """Read demographics, medications, observations, conditions, pregnancy status and allergies into one Patient.
+
+    Records dated after ``as_of`` are not used (each noted); medication records up to
+    ``grace_days`` later still are (a CDS Hooks client's time zone may be ahead of the server's).
 
     Raises:
         medkg.loaders.InputError: if the values read do not make a valid patient.
@@ -127,11 +132,15 @@ def assemble(
         notes.append(
             f"birth date {demographics.birth_date.isoformat()} is after the as-of date {as_of.isoformat()}: age unknown"
         )
-    medications, medication_notes = read_medications(index, drafts=drafts, known=known)
+    medications, medication_notes = read_medications(
+        index, drafts=drafts, known=known, as_of=as_of, grace_days=grace_days
+    )
     labs = read_observations(index, as_of=as_of, window_months=window_months)
-    conditions, condition_notes = read_conditions(index)
+    conditions, condition_notes = read_conditions(index, as_of=as_of)
+    pregnancy = read_pregnancy(index, as_of=as_of, window_months=window_months)
     allergies, allergy_notes = read_allergies(index)
-    notes += medication_notes + labs.notes + condition_notes + allergy_notes + _repair_notes(index)
+    notes += medication_notes + labs.notes + condition_notes + pregnancy.notes + allergy_notes
+    notes += _repair_notes(index)
     notes += _old_orders(index, medications, as_of, window_months)
     contradiction = _renal_contradiction(demographics, labs, age)
     if contradiction:
@@ -158,6 +167,7 @@ def assemble(
             weight_kg=values.get("weight_kg"),
             serum_creatinine_mg_dl=values.get("serum_creatinine_mg_dl"),
             egfr_ml_min_1_73m2=values.get("egfr_ml_min_1_73m2"),
+            pregnant=pregnancy.pregnant,
             conditions=conditions,
             allergies=allergies,
             labs=Labs(**lab_values) if lab_values else None,

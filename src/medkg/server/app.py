@@ -47,6 +47,8 @@ __all__ = ["SERVICES", "create_app"]
 
 _LOG = logging.getLogger("medkg.server")
 
+from ..fhir.prefetch import observations_query  # noqa: E402 - the labs query is built from the readers' tables
+
 _PREFETCH = {
     "patient": "Patient/{{context.patientId}}",
     "medications": "MedicationRequest?patient={{context.patientId}}&status=active",
@@ -54,9 +56,8 @@ _PREFETCH = {
     # every clinical status: a past angioedema, fall or peptic ulcer still counts (docs/fhir.md, past episodes)
     "conditions": "Condition?patient={{context.patientId}}",
     "allergies": "AllergyIntolerance?patient={{context.patientId}}",
-    "labs": "Observation?patient={{context.patientId}}&code=http://loinc.org|2160-0,http://loinc.org|38483-4,"
-    "http://loinc.org|33914-3,http://loinc.org|62238-1,http://loinc.org|98979-8,http://loinc.org|29463-7,"
-    "http://loinc.org|2823-3,http://loinc.org|6301-6&_sort=-date",
+    # every Observation code the readers use (medkg.fhir.observations.ANALYTES, pregnancy status)
+    "labs": observations_query(),
 }
 
 #: Service id -> (hook, title, description).
