@@ -17,7 +17,7 @@ from medkg.fhir.observations import ANALYTES
 from medkg.fhir.prefetch import observation_codes, observations_query
 from medkg.fhir.pregnancy import pregnancy_codes
 from medkg.knowledge_base import KnowledgeBase
-from sample_files import F1, sample
+from sample_files import F1, F4, F5, sample
 
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 AS_OF = date(2024, 1, 1)
@@ -156,6 +156,10 @@ def test_pregnancy_conditions_respect_status_and_dates() -> None:
     ended_after = _condition("c1", "72892002", "Normal pregnancy", "resolved",
                              onsetDateTime="2023-06-01", abatementDateTime="2024-02-01")  # fmt: skip
     assert read_bundle(_bundle(_warfarin(), ended_after), as_of=AS_OF).patient.pregnant is True
+    old = _condition("c1", "77386006", "Pregnancy", onsetDateTime="2021-05-01")
+    reading = read_bundle(_bundle(_warfarin(), old), as_of=AS_OF)
+    assert reading.patient.pregnant is True  # the safer reading, with a note to check it
+    assert has_note(reading, "Condition/c1", "began 2021-05-01, more than 12 months", "check it is still current")
     later = _condition("c1", "77386006", "Pregnancy", onsetDateTime="2024-05-01")
     reading = read_bundle(_bundle(_warfarin(), later), as_of=AS_OF)
     assert reading.patient.pregnant is None
@@ -164,6 +168,15 @@ def test_pregnancy_conditions_respect_status_and_dates() -> None:
     reading = read_bundle(_bundle(_warfarin(), refuted), as_of=AS_OF)
     assert reading.patient.pregnant is None
     assert has_note(reading, "Condition/c1", "refuted")
+
+
+def test_pregnancy_in_the_sample_records() -> None:
+    past = read_bundle(sample(F4))  # Synthea: Normal pregnancy resolved 1997, record read at 2006
+    assert past.patient.pregnant is None
+    assert has_note(past, "(Normal pregnancy): a past pregnancy (resolved on 1997-09-07)", "2006-10-03")
+    later = read_bundle(sample(F5))  # US Core pregnancy status (2022) after the as-of date (death, 1977)
+    assert later.patient.pregnant is None
+    assert has_note(later, "1 pregnancy status observation(s) dated after 1977-07-14 not used")
 
 
 def test_pregnancy_from_fhir_reaches_the_findings(kb: KnowledgeBase) -> None:

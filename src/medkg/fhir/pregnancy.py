@@ -112,7 +112,7 @@ class PregnancyReading:
     used: list[tuple[bool, str]] = field(default_factory=list)
 
 
-def _conditions(index: ResourceIndex, as_of: date, reading: PregnancyReading) -> None:
+def _conditions(index: ResourceIndex, as_of: date, window_months: int, reading: PregnancyReading) -> None:
     for typed in index.of_type("Condition"):
         data = typed.data
         if not is_pregnancy_condition(data):
@@ -141,6 +141,11 @@ def _conditions(index: ResourceIndex, as_of: date, reading: PregnancyReading) ->
                 )
             what = clinical or "no clinical status (taken as current)"
             reading.used.append((True, f"{name}: pregnant{since} ({what})"))
+            if began is not None and began[0] < months_before(as_of, window_months):
+                reading.notes.append(
+                    f"{name} began {began[0].isoformat()}, more than {window_months} months before "
+                    f"{as_of.isoformat()}, and is still {what}: check it is still current"
+                )
         else:
             when = f" on {ended[0].isoformat()}" if ended else ""
             reading.notes.append(
@@ -196,10 +201,11 @@ def read_pregnancy(index: ResourceIndex, *, as_of: date, window_months: int = 12
     Args:
         index: the input's resources.
         as_of: the date checked; records dated later are not used (noted).
-        window_months: a pregnancy-status observation without its own ``holds_days`` holds this long.
+        window_months: a pregnancy-status observation without its own ``holds_days`` holds this long;
+            an active pregnancy Condition that began longer ago is used with a note to check it.
     """
     reading = PregnancyReading()
-    _conditions(index, as_of, reading)
+    _conditions(index, as_of, window_months, reading)
     _observations(index, as_of, window_months, reading)
     values = {value for value, _ in reading.used}
     evidence = "; ".join(text for _, text in reading.used)
