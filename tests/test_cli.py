@@ -126,6 +126,100 @@ def test_query_shows_booleans_as_sparql_writes_them(kb: KnowledgeBase, tmp_path:
     assert words[0] == "flag" and words.count("true") == 1 and "True" not in words
 
 
+POPULATIONS_QUERY = (
+    "PREFIX medkg: <https://w3id.org/medkg/ontology#>\n"
+    "SELECT ?population WHERE { ?p a medkg:Patient ; a ?population . ?population medkg:isPopulation true }"
+    " ORDER BY ?population"
+)
+
+
+def _fhir_bundle(folder: Path) -> Path:
+    """A FHIR R4 Bundle: a woman born 1940-05-01 with an active baclofen order of 2020-01-01 (79 then)."""
+    resources = [
+        {"resourceType": "Patient", "id": "p", "birthDate": "1940-05-01", "gender": "female"},
+        {
+            "resourceType": "MedicationRequest",
+            "id": "m1",
+            "status": "active",
+            "intent": "order",
+            "subject": {"reference": "Patient/p"},
+            "authoredOn": "2020-01-01",
+            "medicationCodeableConcept": {"text": "baclofen"},
+        },
+    ]
+    path = folder / "bundle.json"
+    path.write_text(
+        json.dumps({"resourceType": "Bundle", "type": "collection", "entry": [{"resource": r} for r in resources]})
+    )
+    return path
+
+
+def test_query_patient_reads_a_fhir_bundle_and_a_cds_request_as_check_does(kb: KnowledgeBase, tmp_path: Path) -> None:
+    """A new-user trial: --patient refused a FHIR Bundle ("resourceType: Extra inputs are not permitted")."""
+    query = tmp_path / "q.rq"
+    query.write_text(POPULATIONS_QUERY, encoding="utf-8")
+    bundle = _fhir_bundle(tmp_path)
+    result = medkg("query", str(query), "--patient", str(bundle), "--format", "json")
+    assert result.returncode == 0, result.stderr
+    populations = [row["population"].rsplit("/", 1)[-1] for row in json.loads(result.stdout)]
+    checked = json.loads(medkg("check", str(bundle), "--format", "json").stdout)
+    assert populations == checked["patient"]["populations"]
+    assert {"AgedAtLeast75", "FemalePatient"} <= set(populations)
+    assert "medkg query: note: age 79 years on 2020-01-01 (born 1940-05-01)" in result.stderr.splitlines()
+    assert "does not replace, clinical judgement" in result.stderr
+    draft = json.loads(bundle.read_text())["entry"][1]["resource"] | {"status": "draft"}
+    request = tmp_path / "request.json"
+    request.write_text(
+        json.dumps(
+            {
+                "hook": "order-sign",
+                "context": {"draftOrders": {"resourceType": "Bundle", "entry": [{"resource": draft}]}},
+            }
+        )
+    )
+    drugs = tmp_path / "drugs.rq"
+    drugs.write_text(
+        "PREFIX medkg: <https://w3id.org/medkg/ontology#>\n"
+        "SELECT ?name WHERE { ?p a medkg:Patient ; medkg:takesMedication ?use . ?use medkg:inputName ?name }",
+        encoding="utf-8",
+    )
+    from_request = medkg("query", str(drugs), "--patient", str(request), "--format", "csv")
+    assert (from_request.returncode, from_request.stdout.split()) == (0, ["name", "baclofen"]), from_request.stderr
+
+
+def test_query_file_not_in_utf8_exits_2_naming_it(tmp_path: Path) -> None:
+    """A new-user trial: a UTF-16 byte-order mark before the query was an internal error (exit 3)."""
+    query = tmp_path / "bad.rq"
+    query.write_bytes(b"\xff\xfeSELECT")
+    result = medkg("query", str(query))
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == (
+        f"medkg: {query}: not a text file in UTF-8 (byte 0xff at position 0 is invalid; it starts with a UTF-16 "
+        "or UTF-32 byte-order mark): save the query as UTF-8\n"
+    )
+    from_stdin = subprocess.run(
+        [sys.executable, "-m", "medkg.cli", "query", "-"], input=b"SELECT \xe9", capture_output=True, check=False
+    )
+    assert from_stdin.returncode == 2
+    assert from_stdin.stderr.decode() == (
+        "medkg: stdin: not a text file in UTF-8 (byte 0xe9 at position 7 is invalid): save the query as UTF-8\n"
+    )
+
+
+def test_query_from_standard_input(kb: KnowledgeBase) -> None:
+    result = medkg("query", "-", "--format", "csv", stdin="\ufeffSELECT ?x WHERE { VALUES ?x { 1 2 } }")
+    assert (result.returncode, result.stdout.split()) == (0, ["x", "1", "2"]), result.stderr
+
+
+@pytest.mark.parametrize(("ask", "answer"), [("ASK { ?s ?p ?o }", True), ("ASK { FILTER(false) }", False)])
+def test_query_ask_as_json_is_the_w3c_results_format(kb: KnowledgeBase, ask: str, answer: bool) -> None:
+    """SPARQL 1.1 Query Results JSON Format, section 3.2.2: an ASK answer is {"head": {}, "boolean": ...}."""
+    result = medkg("query", "-", "--format", "json", stdin=ask)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"head": {}, "boolean": answer}
+    assert medkg("query", "-", stdin=ask).stdout == ("true\n" if answer else "false\n")
+
+
 def test_another_tools_word_for_a_command_points_to_medkgs_own() -> None:
     """A new user typed `medkg sparql`; the error now names `medkg query` (exit 2, one line)."""
     result = medkg("sparql", "q.rq")

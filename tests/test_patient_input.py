@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from medkg import PatientInputError, check, load_patient
+from medkg import PatientInputError, check, load_input, load_patient
 from medkg.knowledge_base import KnowledgeBase
 from medkg.loaders import parse_medication_arg, patient_from_turtle
 
@@ -138,3 +138,59 @@ def test_hyphenated_and_worded_combinations_are_checked_as_their_ingredients(kb:
         report = check({"age_years": 50, "medications": [{"drug": name}]}, kb=kb)
         assert len(report.assessed) == 2, (name, report.assessed)
         assert not [f for f in report.findings if "unidentified" in f.title], name
+
+
+BUNDLE = {
+    "resourceType": "Bundle",
+    "type": "collection",
+    "entry": [
+        {"resource": {"resourceType": "Patient", "id": "p", "birthDate": "1940-05-01", "gender": "female"}},
+        {
+            "resource": {
+                "resourceType": "MedicationRequest",
+                "id": "m1",
+                "status": "active",
+                "intent": "order",
+                "subject": {"reference": "Patient/p"},
+                "authoredOn": "2020-01-01",
+                "medicationCodeableConcept": {"text": "baclofen"},
+            }
+        },
+    ],
+}
+
+
+def test_load_patient_reads_a_fhir_bundle_as_medkg_check_does(tmp_path: Path, kb: KnowledgeBase) -> None:
+    """A new-user trial: load_patient(bundle) failed with "resourceType: Extra inputs are not permitted"."""
+    path = tmp_path / "bundle.json"
+    path.write_text(json.dumps(BUNDLE), encoding="utf-8")
+    loaded = load_input(path, known=kb.knows_drug)  # what medkg check reads
+    assert loaded.kind == "fhir-bundle" and "age 79 years on 2020-01-01 (born 1940-05-01)" in loaded.notes
+    with pytest.warns(UserWarning, match=r"fhir-bundle reader's notes.*age 79 years on 2020-01-01") as warned:
+        patient = load_patient(path)
+    assert [str(w.message) for w in warned] == [
+        f"{path}: the fhir-bundle reader's notes, not kept by load_patient (use load_input): " + "; ".join(loaded.notes)
+    ]
+    assert patient == loaded.patient
+    assert (patient.age_years, patient.sex, [m.drug for m in patient.medications]) == (79, "female", ["baclofen"])
+    with pytest.warns(UserWarning):
+        assert load_patient(BUNDLE) == patient  # decoded JSON too
+
+
+def test_load_patient_reads_a_cds_hooks_request(tmp_path: Path) -> None:
+    draft = {**BUNDLE["entry"][1]["resource"], "status": "draft"}  # type: ignore[index]
+    request = {
+        "hook": "order-sign",
+        "context": {"draftOrders": {"resourceType": "Bundle", "entry": [{"resource": draft}]}},
+    }
+    path = tmp_path / "request.json"
+    path.write_text(json.dumps(request), encoding="utf-8")
+    with pytest.warns(UserWarning, match="cds-hooks reader's notes"):
+        assert [m.drug for m in load_patient(path).medications] == ["baclofen"]
+
+
+def test_load_patient_of_medkg_json_warns_nothing(tmp_path: Path, recwarn: pytest.WarningsRecorder) -> None:
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(GOOD), encoding="utf-8")
+    assert load_patient(path) == load_patient(GOOD)
+    assert not recwarn.list

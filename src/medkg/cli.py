@@ -644,28 +644,42 @@ def validate() -> None:
 
 
 @main.command(epilog=_DONE_EPILOG)
-@click.argument("query_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("query_file", type=click.Path(exists=True, dir_okay=False, path_type=Path, allow_dash=True))
 @click.option(
     "--patient",
     "patient_file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Add this patient (classified by the default engine) to the graph queried.",
+    help="Add this patient (classified by the default engine) to the graph queried: any patient file medkg "
+    "check reads (medkg JSON or Turtle, a FHIR R4 Bundle or a CDS Hooks request); its reader's notes go to "
+    "standard error.",
 )
 @click.option(
-    "--format", "output_format", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+    help="json: a SELECT as an array of {variable: value} objects (plain JSON values; not the W3C results "
+    'format), an ASK in the W3C SPARQL 1.1 results JSON format, {"head": {}, "boolean": true}.',
 )
 @click.option("--store", default="embedded", show_default=True, help=_STORE_HELP)
 @_guarded
 def query(query_file: Path, patient_file: Path | None, output_format: str, store: str) -> None:
-    """Run a SPARQL SELECT/ASK file over the knowledge base (+ a classified patient)."""
-    from .sparql_cli import run_query
+    """Run a SPARQL SELECT/ASK file (UTF-8; - for standard input) over the knowledge base (+ a classified patient)."""
+    from .loaders import load_input
+    from .sparql_cli import read_query, run_query
 
-    text = query_file.read_text(encoding="utf-8")
-    _write_out(run_query(text, patient_file, output_format, kb=_knowledge_base(store)))
-    if patient_file is not None:  # patient-specific results: on stderr, so that CSV and JSON stay parseable
+    text = read_query(query_file)  # a bad query file fails before the knowledge base is loaded
+    kb = _knowledge_base(store)
+    # the reader medkg check uses: a FHIR Bundle or CDS Hooks request too, with its notes
+    loaded = load_input(patient_file, known=kb.knows_drug) if patient_file is not None else None
+    _write_out(run_query(text, loaded.patient if loaded else None, output_format, kb=kb))
+    if loaded is not None:  # patient-specific results: on stderr, so that CSV and JSON stay parseable
         from .report import DISCLAIMER
         from .vocabulary import PATIENT
 
+        for note in loaded.notes:
+            click.echo(f"medkg query: note: {note}", err=True)
         click.echo(
             f"medkg query: the patient is the individual <{PATIENT['p0']}> (its own id is its dcterms:identifier); "
             "renal values are as used (an entered CrCl stands in for a missing eGFR)",

@@ -388,19 +388,54 @@ def _read_patient_file(source: str | Path) -> tuple[Path, str]:
     return path, decode_input_bytes(data, origin=str(path))
 
 
-def load_patient(source: str | Path | Mapping[str, Any]) -> Patient:
-    """Load a patient from a JSON or Turtle file (by extension: ``.json``, ``.ttl``) or a dict.
+def load_patient(
+    source: str | Path | Mapping[str, Any],
+    *,
+    as_of: date | None = None,
+    known: Callable[[str], bool] | None = None,
+) -> Patient:
+    """Load a patient from any input ``medkg check`` reads, or from a dict of one.
+
+    A medkg JSON or Turtle patient file (by extension: ``.json``, ``.ttl``), a FHIR R4 Bundle or a
+    CDS Hooks request (``.json``); it is :func:`load_input`'s patient, read by the same code. A
+    FHIR or CDS Hooks reader notes what it assumed or ignored; ``medkg check`` puts those notes in
+    the report, but a :class:`~medkg.patient.Patient` cannot carry them, so here they are issued
+    as a :class:`UserWarning` (never dropped unsaid): call :func:`load_input` and pass its
+    ``notes`` to :func:`medkg.check` to keep them in the report.
+
+    Args:
+        source: a file path, or decoded JSON (a dict: a medkg patient, a FHIR Bundle or a CDS Hooks request).
+        as_of: for a FHIR Bundle or CDS Hooks request, the date to check at (as ``medkg check --as-of``).
+        known: "the knowledge base knows this drug name" (helps FHIR readers match salts); default,
+            as ``medkg check``: the built-in knowledge base's
+            :meth:`~medkg.knowledge_base.KnowledgeBase.knows_drug`, loaded only if a FHIR reader asks.
 
     Raises:
         PatientInputError: file missing or unreadable, unsupported file type, malformed
-            JSON/Turtle, invalid values.
+            JSON/Turtle, invalid values, or a FHIR/CDS Hooks input that cannot be read.
     """
+    if known is None:
+
+        def known(name: str) -> bool:
+            from .knowledge_base import default_knowledge_base
+
+            return default_knowledge_base().knows_drug(name)
+
     if isinstance(source, Mapping):
-        return patient_from_dict(source)
-    path, text = _read_patient_file(source)
-    if path.suffix.lower() in TURTLE_SUFFIXES:
-        return patient_from_turtle(text, origin=str(path))
-    return patient_from_json(text, origin=str(path))
+        loaded = input_from_dict(source, origin="patient", as_of=as_of, known=known)
+    else:
+        loaded = load_input(source, as_of=as_of, known=known)
+    if loaded.kind != "patient" and loaded.notes:
+        import warnings
+
+        origin = "patient" if isinstance(source, Mapping) else str(source)
+        warnings.warn(
+            f"{origin}: the {loaded.kind} reader's notes, not kept by load_patient (use load_input): "
+            + "; ".join(loaded.notes),
+            UserWarning,
+            stacklevel=2,
+        )
+    return loaded.patient
 
 
 @dataclass(frozen=True)
@@ -506,7 +541,8 @@ def load_input(
     """Load a patient file (medkg JSON or Turtle, a FHIR Bundle, a CDS Hooks request) or a dict.
 
     Raises:
-        PatientInputError: as :func:`load_patient`, or for a FHIR/CDS Hooks input that cannot be read.
+        PatientInputError: file missing or unreadable, unsupported file type, malformed
+            JSON/Turtle, invalid values, or a FHIR/CDS Hooks input that cannot be read.
     """
     if isinstance(source, Mapping):
         return input_from_dict(source, as_of=as_of, known=known)

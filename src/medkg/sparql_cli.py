@@ -5,19 +5,64 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyoxigraph as ox
 
-from .loaders import InputError
+from .loaders import InputError, max_input_bytes
+from .patient import Patient
 from .store import python_value
 
 if TYPE_CHECKING:
     from .knowledge_base import KnowledgeBase
     from .store import QueryStore
 
-__all__ = ["mentions", "read_only", "run_query"]
+__all__ = ["decode_query", "mentions", "read_only", "read_query", "run_query"]
+
+
+def decode_query(data: bytes, *, origin: str = "query") -> str:
+    """Decode a query's bytes as UTF-8 (a UTF-8 byte-order mark allowed).
+
+    Raises:
+        InputError: naming ``origin``, for bytes that are not UTF-8 text (the first bad byte and its
+            position; a UTF-16 or UTF-32 byte-order mark is named as such).
+    """
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        bad = data[error.start : error.start + 1].hex()
+        bom = (
+            "; it starts with a UTF-16 or UTF-32 byte-order mark" if data.startswith((b"\xff\xfe", b"\xfe\xff")) else ""
+        )
+        raise InputError(
+            f"{origin}: not a text file in UTF-8 (byte 0x{bad} at position {error.start} is invalid{bom}): "
+            "save the query as UTF-8"
+        ) from None
+
+
+def read_query(source: str | Path) -> str:
+    """Read a query file, or standard input for ``-``, as UTF-8 text (at most :func:`medkg.loaders.max_input_bytes`).
+
+    Raises:
+        InputError: the file cannot be read, is too large, or is not UTF-8 text (naming the file or ``stdin``).
+    """
+    limit = max_input_bytes()
+    if str(source) == "-":
+        origin, data = "stdin", sys.stdin.buffer.read(limit + 1)
+    else:
+        origin = str(source)
+        try:
+            with Path(source).open("rb") as handle:
+                data = handle.read(limit + 1)
+        except OSError as error:
+            raise InputError(f"{origin}: cannot read the query: {error.strerror or error}") from None
+    if len(data) > limit:
+        raise InputError(
+            f"{origin}: the query is over {limit / 1024 / 1024:g} MB, the input limit (MEDKG_MAX_INPUT_MB raises it)"
+        )
+    return decode_query(data, origin=origin)
 
 
 def mentions(node: Any, name: str) -> bool:
@@ -56,8 +101,8 @@ def read_only(text: str) -> None:
         )
 
 
-def _answer(store: QueryStore, text: str, graph: ox.NamedNode | None) -> str | tuple[list[str], list[list[Any]]]:
-    """Run the query: "true"/"false" (one line) for an ASK, else (variable names, rows of Python values).
+def _answer(store: QueryStore, text: str, graph: ox.NamedNode | None) -> bool | tuple[list[str], list[list[Any]]]:
+    """Run the query: the answer of an ASK, else (variable names, rows of Python values).
 
     Raises:
         medkg.loaders.InputError: for a query that is not valid SPARQL, or neither a SELECT nor an ASK.
@@ -67,7 +112,7 @@ def _answer(store: QueryStore, text: str, graph: ox.NamedNode | None) -> str | t
     except SyntaxError as error:
         raise InputError(f"query: not valid SPARQL: {error}") from None
     if isinstance(result, ox.QueryBoolean):
-        return ("true" if bool(result) else "false") + "\n"
+        return bool(result)
     if not isinstance(result, ox.QuerySolutions):
         raise InputError("query: only SELECT and ASK queries are supported here")
     names = [variable.value for variable in result.variables]
@@ -83,10 +128,17 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def run_query(text: str, patient_file: Path | None, output_format: str, *, kb: KnowledgeBase | None = None) -> str:
-    """Run a SELECT or ASK query; return a table, CSV or SPARQL-JSON-like rows as text.
+def run_query(text: str, patient: Path | Patient | None, output_format: str, *, kb: KnowledgeBase | None = None) -> str:
+    """Run a SELECT or ASK query; return a table, CSV or JSON as text.
 
-    With ``patient_file``, the patient is loaded, classified by the default engine and
+    ``output_format``: ``table``, ``csv`` or ``json``. JSON is, for a SELECT, an array of
+    ``{variable: value}`` objects (values as plain JSON: IRIs and strings as strings, numbers,
+    booleans; an unbound variable as null) -- not the W3C SPARQL results format; for an ASK, the
+    W3C SPARQL 1.1 Query Results JSON Format: ``{"head": {}, "boolean": true}``. A table or CSV
+    shows an ASK's answer as one line, ``true`` or ``false``.
+
+    With ``patient`` (a :class:`~medkg.patient.Patient`, or a file read by :func:`medkg.load_patient`:
+    any patient input ``medkg check`` reads), the patient is classified by the default engine and
     queryable together with the knowledge base. ``kb``: the knowledge base and its store (default:
     the built-in one on the embedded store).
 
@@ -104,15 +156,19 @@ def run_query(text: str, patient_file: Path | None, output_format: str, *, kb: K
 
     read_only(text)
     kb = kb or default_knowledge_base()
-    if patient_file is None and kb.store.read_only:
+    if patient is None and kb.store.read_only:
         # a large build's store cannot take a patient graph, and none is needed: query it as it is
         answer = _answer(kb.store, text, None)
     else:
-        graph = patient_graph(load_patient(patient_file), kb).graph if patient_file else Graph()
+        if isinstance(patient, Path):
+            patient = load_patient(patient, known=kb.knows_drug)
+        graph = patient_graph(patient, kb).graph if patient is not None else Graph()
         with SparqlEngine().session(kb, graph) as (store, name):
             answer = _answer(store, text, name)
-    if isinstance(answer, str):
-        return answer
+    if isinstance(answer, bool):
+        if output_format == "json":
+            return json.dumps({"head": {}, "boolean": answer}) + "\n"
+        return ("true" if answer else "false") + "\n"
     names, rows = answer
     if output_format == "json":
         return json.dumps([dict(zip(names, row, strict=True)) for row in rows], indent=2, sort_keys=True) + "\n"
