@@ -17,6 +17,7 @@ from medkg.fhir.observations import ANALYTES
 from medkg.fhir.prefetch import observation_codes, observations_query
 from medkg.fhir.pregnancy import pregnancy_codes
 from medkg.knowledge_base import KnowledgeBase
+from medkg.loaders import InputError
 from sample_files import F1, F4, F5, sample
 
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
@@ -267,12 +268,12 @@ def test_a_mass_dose_of_a_product_named_by_text_alone_is_used() -> None:
     assert not has_note(reading, "recorded dose")
 
 
-def test_an_impossible_frequency_is_a_note_not_a_refused_bundle() -> None:
+def test_an_impossible_frequency_still_refuses_the_bundle() -> None:
+    """Unlike a dose, an impossible frequency is an input error naming the resource (tests/test_input_validation)."""
     order = _order("m5", {"text": "warfarin 5 MG Oral Tablet"}, {"value": 1, "unit": "tablet"})
     order["dosageInstruction"][0]["timing"]["repeat"]["frequency"] = 500
-    reading = read_bundle(_bundle(order), as_of=AS_OF)
-    assert [(m.dose_mg, m.times_per_day) for m in reading.patient.medications] == [(5.0, None)]
-    assert has_note(reading, "MedicationRequest/m5: frequency of 500 times per day", "not used", "frequency unknown")
+    with pytest.raises(InputError, match="MedicationRequest/m5"):
+        read_bundle(_bundle(order), as_of=AS_OF)
 
 
 # ---------------------------------------------------------------- 4. an ingredient RXCUI without display

@@ -20,7 +20,8 @@ unit it is converted to mg; as a count of tablets/capsules (no unit) it is multi
 ingredient strength; in mL by an MG/ML concentration. A dose that cannot be converted to mg or
 that :class:`medkg.patient.Medication` refuses (not above 0, above its limit, not finite) is not
 used and a note says why. Frequency from ``timing.repeat`` (``frequency`` per ``period``
-``periodUnit``), refused the same way. Free text is not parsed (a note says so).
+``periodUnit``); an impossible one (above 48 per day) refuses the input, naming the resource.
+Free text is not parsed (a note says so).
 """
 
 from __future__ import annotations
@@ -211,13 +212,7 @@ def _medications_of(
     structured = next((d for d in dosages if _dose_quantity(d) or _times_per_day(d)), None)
     if structured is None and any(d.get("text") for d in dosages):
         notes.append(f"{typed.label}: dosage given as free text only, not parsed ({text or 'medication'})")
-    times = _times_per_day(structured) if structured else None
-    if times is not None and (why := _refused("times_per_day", times)) is not None:
-        notes.append(
-            f"{typed.label}: frequency of {times:g} times per day of {text or 'medication'} not used: "
-            f"{why.lower()}; frequency unknown"
-        )
-        times = None
+    times = _times_per_day(structured) if structured else None  # an impossible one refuses the input
     quantity = _dose_quantity(structured) if structured else None
     if not components:
         name = text or f"unidentified medication in {typed.label}"
