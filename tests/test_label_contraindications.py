@@ -1,0 +1,74 @@
+"""Label contraindications a new-user trial found missing, each checked by patient values from its source.
+
+- Ketorolac boxed warning (src-label-ketorolac-tablets): contraindicated with active or past peptic
+  ulcer or gastrointestinal bleeding, at any age (the Beers rule only covers 65 and over).
+- Promethazine boxed warning (src-label-promethazine): not under 2 years of age.
+- Rosuvastatin and simvastatin: contraindicated in decompensated cirrhosis (Child-Pugh C as the
+  proxy, as for atorvastatin); both marked uncertain, read in secondary summaries.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from medkg import check
+from medkg.knowledge_base import KnowledgeBase
+
+
+def _contraindications(kb: KnowledgeBase, patient: dict[str, Any], engine: str = "default") -> dict[str, list[str]]:
+    report = check(patient, kb=kb, engine=engine)
+    assert "does not replace, clinical judgement" in report.disclaimer
+    return {f.rule or "": f.drugs for f in report.findings if f.severity == "contraindicated"}
+
+
+@pytest.mark.parametrize("condition", ["duodenal ulcer", "peptic ulcer", "gi bleed", "gastrointestinal bleeding"])
+def test_ketorolac_with_an_ulcer_or_gi_bleed_is_contraindicated_at_40(kb: KnowledgeBase, condition: str) -> None:
+    patient = {"age_years": 40, "conditions": [condition], "medications": [{"drug": "ketorolac"}]}
+    found = _contraindications(kb, patient)
+    assert found.get("https://w3id.org/medkg/kg/rule-ketorolac-ulcer-or-gi-bleeding") == ["ketorolac"]
+
+
+def test_ketorolac_without_ulcer_history_has_no_gi_contraindication(kb: KnowledgeBase) -> None:
+    found = _contraindications(
+        kb, {"age_years": 40, "conditions": ["hypertension"], "medications": [{"drug": "ketorolac"}]}
+    )
+    assert "https://w3id.org/medkg/kg/rule-ketorolac-ulcer-or-gi-bleeding" not in found
+
+
+def test_a_past_gi_bleed_counts_like_a_past_ulcer(kb: KnowledgeBase) -> None:
+    """Both conditions count when past (medkg:countsWhenPast): a healed bleed is still a contraindication."""
+    patient = {
+        "age_years": 50,
+        "conditions": ["gastrointestinal bleeding (resolved)"],
+        "medications": [{"drug": "ketorolac"}],
+    }
+    assert "https://w3id.org/medkg/kg/rule-ketorolac-ulcer-or-gi-bleeding" in _contraindications(kb, patient)
+
+
+@pytest.mark.parametrize(("age", "fires"), [(0.5, True), (1.99, True), (2.0, False), (30, False)])
+def test_promethazine_is_contraindicated_under_2_years(kb: KnowledgeBase, age: float, fires: bool) -> None:
+    found = _contraindications(
+        kb, {"age_years": age, "weight_kg": 7 if age < 2 else 60, "medications": [{"drug": "promethazine"}]}
+    )
+    assert ("https://w3id.org/medkg/kg/rule-promethazine-under-2-years" in found) is fires
+
+
+@pytest.mark.parametrize(("child_pugh", "fires"), [("C", True), ("B", False), ("A", False)])
+def test_statins_in_child_pugh_c(kb: KnowledgeBase, child_pugh: str, fires: bool) -> None:
+    patient = {
+        "age_years": 60,
+        "sex": "male",
+        "child_pugh": child_pugh,
+        "medications": [{"drug": "atorvastatin"}, {"drug": "simvastatin"}, {"drug": "rosuvastatin"}],
+    }
+    found = _contraindications(kb, patient)
+    expected = {"atorvastatin", "simvastatin", "rosuvastatin"} if fires else set()
+    assert {drug for drugs in found.values() for drug in drugs} == expected
+
+
+def test_the_owl_engine_agrees_on_the_union_population(kb: KnowledgeBase) -> None:
+    """PatientWithUlcerOrGIBleedingHistory is an owl:unionOf: HermiT and the compiled classifier must agree."""
+    patient = {"age_years": 40, "conditions": ["gi bleed"], "medications": [{"drug": "ketorolac"}]}
+    assert _contraindications(kb, patient, "owl") == _contraindications(kb, patient)
