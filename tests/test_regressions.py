@@ -473,3 +473,16 @@ def test_allergies_written_as_a_list_entry_are_recognised(kb: KnowledgeBase, all
     report = check({"age_years": 50, "allergies": [allergy], "medications": [{"drug": drug}]}, kb=kb)
     assert report.not_used == []
     assert [f.severity for f in report.findings if f.kind == "allergy"] == ["contraindicated"]
+
+
+def test_an_older_adults_nsaid_renal_finding_is_reported_once(kb: KnowledgeBase) -> None:
+    """Beers 2023 Table 6 (NSAID, CrCl < 30 mL/min) once came twice for an older adult: its older-adult
+    rule and the all-ages rule. The older-adult rule supersedes the other; below 65 the other still fires."""
+    kg = "https://w3id.org/medkg/kg/"
+
+    def renal_rules(age: int) -> list[str | None]:
+        report = check({"age_years": age, "crcl_ml_min": 20, "medications": [{"drug": "naproxen"}]}, kb=kb)
+        return [f.rule for f in report.findings if f.rule and "crcl-below-30" in f.rule]
+
+    assert renal_rules(80) == [kg + "rule-beers-nsaid-crcl-below-30"]
+    assert renal_rules(50) == [kg + "rule-nsaid-crcl-below-30"]
