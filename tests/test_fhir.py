@@ -564,3 +564,18 @@ def test_check_puts_reader_notes_first(kb: KnowledgeBase) -> None:
     assert check(patient, kb=kb).notes == report.notes[1:]
     with pytest.raises(ValueError, match="notes"):
         check_many([patient], kb=kb, notes=[])
+
+
+def test_check_of_a_bundle_dict_keeps_the_readers_notes_in_the_report(kb: KnowledgeBase) -> None:
+    """check(dict) once read a FHIR Bundle but left its reader's notes in a UserWarning only."""
+    import warnings
+
+    patient = {"resourceType": "Patient", "id": "p", "birthDate": "1950-01-01", "gender": "female"}
+    rx = {"medicationCodeableConcept": {"text": "warfarin 5 MG Oral Tablet"}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no note may travel as a warning
+        report = check(_bundle(patient, _request(rx, authoredOn="2024-01-02")), kb=kb, notes=["given by the caller"])
+    assert report.notes[0].startswith("as of 2024-01-02")
+    assert any(note.startswith("age 74 years") for note in report.notes)
+    assert "given by the caller" in report.notes
+    assert [drug.drug for drug in report.assessed] == ["warfarin"]

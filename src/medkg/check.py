@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,7 +11,7 @@ from .engines import get_engine
 from .findings import findings_from_rows
 from .gc_pause import cyclic_gc_paused
 from .knowledge_base import KnowledgeBase, default_knowledge_base
-from .loaders import PatientInputError, load_patient
+from .loaders import PatientInputError, input_from_dict
 from .patient import Patient, plausibility_notes
 from .patient_graph import PatientGraph, patient_graph
 from .report import AssessedDrug, Finding, KnowledgeBaseRef, PatientSummary, Report
@@ -29,8 +29,10 @@ def check(
     """Check one patient and return the report.
 
     Args:
-        patient: validated input (see :func:`medkg.load_patient`), or a dict in the patient
-            JSON shape, validated here (:class:`medkg.PatientInputError` if invalid).
+        patient: validated input (see :func:`medkg.load_patient`), or decoded JSON read here as
+            ``medkg check`` reads a file: medkg patient JSON, a FHIR R4 Bundle or a CDS Hooks
+            request (:class:`medkg.PatientInputError` if invalid); a FHIR or CDS Hooks reader's
+            notes go first in the report's ``notes``.
         engine: ``"default"`` (SPARQL classification, no JVM) or ``"owl"`` (HermiT per call).
         kb: knowledge base; default: the built-in one, built on first use.
         notes: notes from the input's reader (e.g. :func:`medkg.fhir.read_bundle`), put first
@@ -52,8 +54,8 @@ def check_many(
 ) -> list[Report]:
     """Check several patients together (one classification and one run of each query); reports in input order.
 
-    ``patients``: validated inputs, or dicts in the patient JSON shape (validated here, as by
-    :func:`check`). ``notes``, if given, holds one list of input notes per patient (put first
+    ``patients``: validated inputs, or decoded JSON (medkg patient JSON, FHIR Bundles, CDS Hooks
+    requests; read here, as by :func:`check`). ``notes``, if given, holds one list of input notes per patient (put first
     in its report's notes).
 
     Raises:
@@ -63,19 +65,31 @@ def check_many(
     """
     if notes is not None and len(notes) != len(patients):
         raise ValueError(f"notes: {len(notes)} lists for {len(patients)} patients")
-    valid = [_validated(number, patient) for number, patient in enumerate(patients)]
+    given = kb
+
+    def known(name: str) -> bool:  # the knowledge base is loaded only if a FHIR reader asks
+        return (given or default_knowledge_base()).knows_drug(name)
+
+    read = [_validated(number, patient, known) for number, patient in enumerate(patients)]
+    valid = [patient for patient, _ in read]
+    if any(reader_notes for _, reader_notes in read):
+        notes = [[*reader_notes, *(notes[number] if notes else ())] for number, (_, reader_notes) in enumerate(read)]
     kb = kb or default_knowledge_base()
     with cyclic_gc_paused():
         return _check_many(valid, engine, kb, notes)
 
 
-def _validated(number: int, patient: Patient | Mapping[str, Any]) -> Patient:
+def _validated(
+    number: int, patient: Patient | Mapping[str, Any], known: Callable[[str], bool]
+) -> tuple[Patient, list[str]]:
+    """Return the patient and its reader's notes (a FHIR Bundle or CDS Hooks request dict is read as ``medkg check`` reads it)."""
     if isinstance(patient, Patient):
-        return patient
+        return patient, []
     try:
-        return load_patient(patient)
+        loaded = input_from_dict(patient, origin="patient", known=known)
     except PatientInputError as error:
         raise PatientInputError(f"patients[{number}]: {error}") from error
+    return loaded.patient, loaded.notes
 
 
 def _check_many(
