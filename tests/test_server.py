@@ -207,6 +207,23 @@ def test_an_unidentified_draft_or_current_medication_is_a_warning_card_never_an_
     assert "Not assessed: lopinavir in 'Kaletra'" in summaries
 
 
+@pytest.mark.parametrize(
+    ("draft", "current", "expected"),
+    [
+        ("ibuprofen / famotidine", "warfarin", {"warfarin", "ibuprofen"}),  # a combination written out
+        ("lopinavir / ritonavir", "simvastatin", {"simvastatin", "ritonavir"}),  # one part not modelled
+    ],
+)
+def test_a_free_text_combination_draft_is_compared_by_its_ingredients(
+    client: TestClient, draft: str, current: str, expected: set[str]
+) -> None:
+    """A draft written as "ibuprofen / famotidine" beside warfarin once gave no card at all."""
+    request = _order_sign_request({"text": draft}, [{"text": current}])
+    cards = client.post("/cds-services/medkg-order-sign", json=request).json()["cards"]
+    critical = [c for c in cards if c["indicator"] == "critical"]
+    assert any(all(drug in c["summary"].casefold() for drug in expected) for c in critical), cards
+
+
 # ---------------------------------------------------------------- the shared CDS Hooks sample requests
 
 

@@ -34,7 +34,6 @@ from .. import __version__
 from ..check import check
 from ..knowledge_base import KnowledgeBase, default_knowledge_base
 from ..loaders import InputError
-from ..names import normalise
 from .auth import AuthError, JwtVerifier
 from .cards import cards_for
 from .cds_request import HOOKS, BadRequest, InvalidPayload, decode_json, is_json_type, validate_envelope
@@ -110,12 +109,12 @@ def _answer_hook(knowledge: KnowledgeBase, data: dict[str, Any], service: str) -
     reading = read_cds_request(data, now=datetime.now(UTC), known=knowledge.knows_drug)
     report = check(reading.patient, kb=knowledge, notes=reading.notes)
     hook_name = str(data.get("hook") or SERVICES[service][0])
-    # a draft named by brand or salt ("ketorolac tromethamine") is compared by its ingredients
-    drafts = [
-        knowledge.label(iri)
-        for name in reading.draft_drugs
-        for iri in knowledge.name_ingredients.get(normalise(name), [])
-    ] + [name for name in reading.draft_drugs if not knowledge.knows_drug(name)]
+    # a draft named by brand, salt or as a combination ("ketorolac tromethamine", "ibuprofen /
+    # famotidine") is compared by its ingredients, read as the check reads them, modelled or not
+    drafts = [name for name in reading.draft_drugs if not knowledge.knows_drug(name)]
+    for name in reading.draft_drugs:
+        modelled, unmodelled = knowledge.composition_of(name)
+        drafts += [knowledge.label(iri) for iri in modelled] + unmodelled
     return cards_for(report, hook=hook_name, draft_drugs=drafts, instance=str(data.get("hookInstance", "")))
 
 
