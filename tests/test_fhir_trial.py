@@ -293,6 +293,20 @@ def test_an_ingredient_rxcui_alone_is_read_through_the_knowledge_base_tables() -
     assert not has_note(reading, "MedicationRequest/m3")
 
 
+def test_an_ingredient_code_that_disagrees_with_its_display_is_checked_too() -> None:
+    """Code 6809 (metformin) displayed as "Warfarin" was read as warfarin alone: the code was dropped unsaid."""
+    clash = _order("m5", {"coding": [{"system": RXNORM, "code": "6809", "display": "Warfarin"}]})
+    agree = _order("m6", {"coding": [{"system": RXNORM, "code": "6809", "display": "metformin"}]})
+    reading = read_bundle(_bundle(clash, agree), as_of=AS_OF)
+    assert [(m.drug, m.source) for m in reading.medications] == [
+        ("warfarin", "MedicationRequest/m5"),
+        ("metformin", "MedicationRequest/m5"),
+        ("metformin", "MedicationRequest/m6"),
+    ]
+    assert has_note(reading, "MedicationRequest/m5", "6809 (metformin)", "'Warfarin'", "both are checked")
+    assert not has_note(reading, "MedicationRequest/m6")
+
+
 # ---------------------------------------------------------------- 5. the CDS Hooks prefetch asks for what is read
 
 

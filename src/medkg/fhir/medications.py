@@ -136,6 +136,27 @@ def _components(concept: dict[str, Any]) -> tuple[list[Component], str, str | No
     return [], "unresolved", (rxcuis[0] if rxcuis else None), text
 
 
+def _coded_elsewhere(
+    concept: dict[str, Any], components: list[Component], text: str, label: str, notes: list[str]
+) -> list[Component]:
+    """Return the ingredients the concept's RxNorm ingredient codes name but its text does not, with a note.
+
+    A code for metformin (6809) displayed as "Warfarin" is read by its display; the code is not
+    dropped unsaid: both drugs are checked, and the note says they disagree.
+    """
+    read = " ".join(component.ingredient.casefold() for component in components)
+    ingredients = ingredient_codes()
+    missing = [
+        (code, ingredients[code])
+        for code in codes(concept, RXNORM)
+        if code in ingredients and ingredients[code].casefold() not in read
+    ]
+    if missing:
+        named = ", ".join(f"{code} ({name})" for code, name in missing)
+        notes.append(f"{label}: RxNorm code {named} disagrees with the medication's text {text!r}; both are checked")
+    return [Component(name.casefold()) for _, name in missing]
+
+
 def _dosages(data: dict[str, Any]) -> list[dict[str, Any]]:
     raw = data.get("dosageInstruction", data.get("dosage"))
     if isinstance(raw, dict):
@@ -208,6 +229,8 @@ def _medications_of(
 ) -> list[ReadMedication]:
     concept = _concept(typed, index, notes)
     components, resolved_by, rxcui, text = _components(concept)
+    if resolved_by == "rxnorm-name":
+        components += _coded_elsewhere(concept, components, text, typed.label, notes)
     dosages = _dosages(typed.data)
     structured = next((d for d in dosages if _dose_quantity(d) or _times_per_day(d)), None)
     if structured is None and any(d.get("text") for d in dosages):
