@@ -148,6 +148,21 @@ def test_contradicting_pregnancy_evidence_is_noted_and_taken_as_pregnant() -> No
     assert has_note(reading, "pregnancy status contradicts itself", "Condition/c1", "Observation/o4", "safer")
 
 
+def test_two_same_day_pregnancy_answers_that_disagree_are_noted() -> None:
+    """Two answers of the same day once resolved silently (to whichever sorted last)."""
+    for order in (1, -1):
+        answers = [_status("o5", SNOMED, "77386006", "Pregnant"), _status("o6", SNOMED, "60001007", "Not pregnant")]
+        reading = read_bundle(_bundle(_warfarin(), *answers[::order]), as_of=AS_OF)
+        assert reading.patient.pregnant is True
+        assert has_note(reading, "pregnancy status contradicts itself", "Observation/o5", "Observation/o6")
+
+
+def test_an_old_active_pregnancy_condition_without_status_is_worded_plainly() -> None:
+    old = _condition("c1", "77386006", "Pregnancy", None, onsetDateTime="2021-05-01")
+    reading = read_bundle(_bundle(_warfarin(), old), as_of=AS_OF)
+    assert has_note(reading, "Condition/c1", "and has no clinical status: check it is still current")
+
+
 def test_pregnancy_conditions_respect_status_and_dates() -> None:
     ended_before = _condition("c1", "72892002", "Normal pregnancy", "resolved",
                               onsetDateTime="2022-01-01", abatementDateTime="2022-09-01")  # fmt: skip

@@ -142,9 +142,10 @@ def _conditions(index: ResourceIndex, as_of: date, window_months: int, reading: 
             what = clinical or "no clinical status (taken as current)"
             reading.used.append((True, f"{name}: pregnant{since} ({what})"))
             if began is not None and began[0] < months_before(as_of, window_months):
+                status = f"still {clinical}" if clinical else "has no clinical status"
                 reading.notes.append(
                     f"{name} began {began[0].isoformat()}, more than {window_months} months before "
-                    f"{as_of.isoformat()}, and is still {what}: check it is still current"
+                    f"{as_of.isoformat()}, and {status}: check it is still current"
                 )
         else:
             when = f" on {ended[0].isoformat()}" if ended else ""
@@ -184,15 +185,17 @@ def _observations(index: ResourceIndex, as_of: date, window_months: int, reading
         reading.notes.append(f"{later} pregnancy status observation(s) dated after {as_of.isoformat()} not used")
     if not found:
         return
-    day, label, answer = max(found, key=lambda item: (item[0], item[1]))
-    shown = f"{label}: pregnancy status {answer.display!r} on {day.isoformat()}"
-    oldest = months_before(as_of, window_months) if answer.holds_days is None else as_of - timedelta(answer.holds_days)
-    if day < oldest:
-        reading.notes.append(f"{shown} no longer holds on {as_of.isoformat()}; not used (pregnancy status unknown)")
-    elif answer.pregnant is None:
-        reading.notes.append(f"{shown}: pregnancy status unknown")
-    else:
-        reading.used.append((answer.pregnant, shown))
+    latest = max(day for day, _, _ in found)  # every answer of the latest day: a same-day clash is reported
+    for day, label, answer in sorted(item for item in found if item[0] == latest):
+        shown = f"{label}: pregnancy status {answer.display!r} on {day.isoformat()}"
+        held = answer.holds_days
+        oldest = months_before(as_of, window_months) if held is None else as_of - timedelta(held)
+        if day < oldest:
+            reading.notes.append(f"{shown} no longer holds on {as_of.isoformat()}; not used (pregnancy status unknown)")
+        elif answer.pregnant is None:
+            reading.notes.append(f"{shown}: pregnancy status unknown")
+        else:
+            reading.used.append((answer.pregnant, shown))
 
 
 def read_pregnancy(index: ResourceIndex, *, as_of: date, window_months: int = 12) -> PregnancyReading:
