@@ -224,6 +224,21 @@ def test_a_free_text_combination_draft_is_compared_by_its_ingredients(
     assert any(all(drug in c["summary"].casefold() for drug in expected) for c in critical), cards
 
 
+def test_patient_view_of_a_patient_on_no_medication_says_nothing_was_checked(client: TestClient) -> None:
+    """It was an HTTP 422 "nothing to check": a patient on no medicines is a normal case, not a bad request."""
+    request = _order_sign_request({"text": "warfarin"}, [])
+    request["hook"] = "patient-view"
+    del request["context"]["draftOrders"]
+    response = client.post("/cds-services/medkg-patient-view", json=request)
+    assert response.status_code == 200, response.text
+    [card] = response.json()["cards"]
+    assert (card["indicator"], card["summary"]) == ("info", "Not checked: no current medication in the request")
+    assert "no current medication" in card["detail"] and "clinical judgement" in card["detail"]
+    # an order hook without an order is still refused
+    request["hook"] = "order-sign"
+    assert client.post("/cds-services/medkg-order-sign", json=request).status_code == 422
+
+
 # ---------------------------------------------------------------- the shared CDS Hooks sample requests
 
 

@@ -21,7 +21,7 @@ from .medications import ReadMedication
 from .reading import assemble
 from .validation import FhirVersion, TypedResource
 
-__all__ = ["CdsReading", "read_cds_request"]
+__all__ = ["CdsReading", "NoMedication", "read_cds_request"]
 
 #: Context keys CDS Hooks defines for the hooks medkg reads; other keys holding a resource are
 #: legacy prefetch items.
@@ -29,6 +29,10 @@ _CONTEXT_KEYS = frozenset(
     {"userId", "patientId", "encounterId", "selections", "draftOrders", "medications", "prefetch"}
 )
 _CQL_EXPRESSION = "http://hl7.org/fhir/StructureDefinition/cqif-cqlExpression"
+
+
+class NoMedication(InputError):
+    """The request names no draft order and no current medication: there is nothing to check."""
 
 
 @dataclass
@@ -152,7 +156,7 @@ def read_cds_request(
         grace_days=1,  # the client's local date may be a day ahead of the request time in UTC
     )
     if not assembled.medications:
-        raise InputError(
+        raise NoMedication(
             "the CDS Hooks request has no draft medication order and no current medication: nothing to check"
         )
     given = context.get("selections")

@@ -35,7 +35,7 @@ from ..check import check
 from ..knowledge_base import KnowledgeBase, default_knowledge_base
 from ..loaders import InputError
 from .auth import AuthError, JwtVerifier
-from .cards import cards_for
+from .cards import cards_for, no_medication_card
 from .cds_request import HOOKS, BadRequest, InvalidPayload, decode_json, is_json_type, validate_envelope
 from .errors import HttpProblem, Problem, problem_response
 from .middleware import BodyLimitMiddleware, RequestIdMiddleware
@@ -101,14 +101,24 @@ def _limit_for(settings: ServerSettings) -> Callable[[str], int]:
 def _answer_hook(knowledge: KnowledgeBase, data: dict[str, Any], service: str) -> list[dict[str, Any]]:
     """Read, check and turn into cards (blocking; runs in a worker thread).
 
+    A patient-view call for a patient with no medication gets one ``info`` card saying nothing was
+    checked (a patient on no medicines is no error); an order hook without an order is refused.
+
     Raises:
-        medkg.loaders.InputError: the request has nothing to check or cannot be read (HTTP 422).
+        medkg.loaders.InputError: the request cannot be read, or an order hook has nothing to check (HTTP 422).
     """
     from ..fhir import read_cds_request
+    from ..fhir.cds import NoMedication
 
-    reading = read_cds_request(data, now=datetime.now(UTC), known=knowledge.knows_drug)
-    report = check(reading.patient, kb=knowledge, notes=reading.notes)
     hook_name = str(data.get("hook") or SERVICES[service][0])
+    try:
+        reading = read_cds_request(data, now=datetime.now(UTC), known=knowledge.knows_drug)
+    except NoMedication as error:
+        if hook_name != "patient-view":  # an order hook without an order is a malformed call
+            raise
+        reason = str(error).removeprefix("the CDS Hooks request has ").removesuffix(": nothing to check")
+        return [no_medication_card(reason, str(data.get("hookInstance", "")))]
+    report = check(reading.patient, kb=knowledge, notes=reading.notes)
     # a draft named by brand, salt or as a combination ("ketorolac tromethamine", "ibuprofen /
     # famotidine") is compared by its ingredients, read as the check reads them, modelled or not
     drafts = [name for name in reading.draft_drugs if not knowledge.knows_drug(name)]

@@ -20,7 +20,7 @@ from typing import Any
 
 from ..report import DISCLAIMER, Finding, Report
 
-__all__ = ["DRAFT_HOOKS", "OVERRIDE_REASONS", "cards_for", "indicator"]
+__all__ = ["DRAFT_HOOKS", "OVERRIDE_REASONS", "cards_for", "indicator", "no_medication_card"]
 
 #: Hooks whose cards are limited to findings about the orders being written.
 DRAFT_HOOKS = frozenset({"order-select", "order-sign", "medication-prescribe"})
@@ -157,6 +157,29 @@ def _not_assessed_card(findings: list[Finding], not_used: list[str], instance: s
     return {
         "uuid": str(uuid.uuid5(_NAMESPACE, f"{instance}|not-assessed")),
         "summary": _clip(summary),
+        "indicator": "info",
+        "detail": "\n".join(lines),
+        "source": {"label": "medkg knowledge base"},
+        "overrideReasons": [],
+    }
+
+
+def no_medication_card(reason: str, instance: str = "") -> dict[str, Any]:
+    """Return the one ``info`` card of a patient-view call with no medication: nothing was checked, and why.
+
+    ``reason``: what the reader found (e.g. "no draft medication order and no current medication").
+    """
+    lines = [
+        f"medkg checked nothing: {reason}.",
+        "",
+        "If the patient takes medicines, send them (active MedicationRequest or MedicationStatement "
+        "resources in the prefetch `medications`); conditions and allergies alone are not checked.",
+        "",
+        f"_{DISCLAIMER}_",
+    ]
+    return {
+        "uuid": str(uuid.uuid5(_NAMESPACE, f"{instance}|no-medication")),
+        "summary": "Not checked: no current medication in the request",
         "indicator": "info",
         "detail": "\n".join(lines),
         "source": {"label": "medkg knowledge base"},
