@@ -11,7 +11,7 @@ from .engines import get_engine
 from .findings import findings_from_rows
 from .gc_pause import cyclic_gc_paused
 from .knowledge_base import KnowledgeBase, default_knowledge_base
-from .loaders import PatientInputError, input_from_dict
+from .loaders import PatientInputError, input_from_dict, load_input
 from .patient import Patient, plausibility_notes
 from .patient_graph import PatientGraph, patient_graph
 from .report import AssessedDrug, Finding, KnowledgeBaseRef, PatientSummary, Report
@@ -86,7 +86,10 @@ def _validated(
     if isinstance(patient, Patient):
         return patient, []
     try:
-        loaded = input_from_dict(patient, origin="patient", known=known)
+        if isinstance(patient, Mapping):
+            loaded = input_from_dict(patient, origin="patient", known=known)
+        else:  # a file path, as load_patient takes it; anything else is refused there
+            loaded = load_input(patient, known=known)
     except PatientInputError as error:
         raise PatientInputError(f"patients[{number}]: {error}") from error
     return loaded.patient, loaded.notes
