@@ -302,7 +302,7 @@ def test_an_ingredient_rxcui_alone_is_read_through_the_knowledge_base_tables() -
     read = [(m.drug, m.dose_mg, m.rxcui, m.resolved_by) for m in reading.medications]
     assert read == [
         ("metformin", 1000.0, "6809", "ingredient-code"),
-        ("unidentified medication in MedicationRequest/m4", None, "99999999", "unresolved"),
+        ("unidentified medication in MedicationRequest/m4 (RxNorm 99999999)", None, "99999999", "unresolved"),
     ]
     assert has_note(reading, "MedicationRequest/m4", "not resolved to an ingredient")
     assert not has_note(reading, "MedicationRequest/m3")
@@ -337,3 +337,18 @@ def test_prefetch_labs_query_names_every_observation_code_read() -> None:
     assert {"http://loinc.org|69405-9", "http://loinc.org|82810-3"} <= asked
     assert _PREFETCH["labs"] == observations_query()
     assert len(observation_codes()) == len(asked)
+
+
+def test_free_text_with_a_lower_case_strength_is_read() -> None:
+    """'ibuprofen 400 mg tablet' was unidentified: the strength pattern knew only RxNorm's upper-case 'MG'."""
+    orders = [
+        _order("m7", {"text": "ibuprofen 400 mg tablet"}, {"value": 1, "unit": "tablet"}),
+        _order("m8", {"text": "amlodipine 5 mg / benazepril 10 mg capsule"}),
+    ]
+    reading = read_bundle(_bundle(*orders), as_of=AS_OF)
+    read = [(m.drug, m.strength_mg, m.dose_mg, m.resolved_by) for m in reading.medications]
+    assert read == [
+        ("ibuprofen", 400.0, 400.0, "rxnorm-name"),
+        ("amlodipine", 5.0, None, "rxnorm-name"),
+        ("benazepril", 10.0, None, "rxnorm-name"),
+    ]

@@ -238,7 +238,8 @@ def _medications_of(
     times = _times_per_day(structured) if structured else None  # an impossible one refuses the input
     quantity = _dose_quantity(structured) if structured else None
     if not components:
-        name = text or f"unidentified medication in {typed.label}"
+        coded = f" (RxNorm {rxcui})" if rxcui else ""
+        name = text or f"unidentified medication in {typed.label}{coded}"
         if known is None or not known(name):  # a name the knowledge base knows needs no note (it is checked)
             notes.append(f"{typed.label}: medication {name!r} not resolved to an ingredient; kept as written")
         components = [Component(name)]  # a dose in a mass unit is the named product's dose

@@ -20,8 +20,11 @@ __all__ = ["Component", "RxNormName", "parse_rxnorm_name"]
 
 #: Units RxNorm writes after a strength (numerator), and those a strength may be divided by.
 _UNITS = r"(?:MG|MCG|UNT|MEQ|MMOL|ML|G|%|ACTUAT|HR|CELLS|BAU|PNU)"
-_STRENGTH = re.compile(rf"^(?P<name>.+?) (?P<value>\d+(?:\.\d+)?) (?P<unit>{_UNITS}(?:/{_UNITS})?)(?=$| )(?P<rest>.*)$")
-_QUANTITY = re.compile(rf"^(?P<value>\d+(?:\.\d+)?) (?P<unit>{_UNITS}) (?P<rest>.+)$")
+# Units in any case: RxNorm writes "MG", free text often "mg" ("ibuprofen 400 mg tablet").
+_STRENGTH = re.compile(
+    rf"^(?P<name>.+?) (?P<value>\d+(?:\.\d+)?) (?P<unit>{_UNITS}(?:/{_UNITS})?)(?=$| )(?P<rest>.*)$", re.IGNORECASE
+)
+_QUANTITY = re.compile(rf"^(?P<value>\d+(?:\.\d+)?) (?P<unit>{_UNITS}) (?P<rest>.+)$", re.IGNORECASE)
 _BRAND = re.compile(r"^(?P<rest>.*?)\s*\[(?P<brand>[^\[\]]+)\]$")
 _NOT_PARSED = re.compile(r"(?:\bPack$|^\{|^[A-Z]{2,4}\d{4,})")
 #: Factor from a strength unit to milligrams (per unit of dose form).
@@ -98,6 +101,6 @@ def parse_rxnorm_name(text: str) -> RxNormName | None:
             return RxNormName((Component(piece.casefold()),), brand=brand, quantity=quantity)
         if match["rest"].strip() and number != len(pieces) - 1:
             return None
-        components.append(Component(match["name"].strip().casefold(), float(match["value"]), match["unit"]))
+        components.append(Component(match["name"].strip().casefold(), float(match["value"]), match["unit"].upper()))
         dose_form = match["rest"].strip()
     return RxNormName(tuple(components), dose_form, brand, quantity)
