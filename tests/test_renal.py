@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from medkg import load_patient
+from medkg.knowledge_base import KnowledgeBase
 from medkg.renal import cockcroft_gault, renal_function
 
 
@@ -117,3 +118,26 @@ def test_dialysis_without_a_renal_value_says_what_was_not_assessed() -> None:
         )
     )
     assert not any(note.startswith("on dialysis") for note in with_value.notes)
+
+
+def test_a_surrogate_renal_value_is_named_in_the_findings_explanation(kb: KnowledgeBase) -> None:
+    """The report's notes said an eGFR stood in for CrCl, but a finding's 'because' read as if CrCl were measured."""
+    from medkg import check
+
+    def renal_lines(**values: float) -> list[str]:
+        report = check({"age_years": 70, **values, "medications": [{"drug": "ibuprofen"}]}, kb=kb)
+        return [
+            line
+            for f in report.findings
+            for line in f.because
+            if "population 'creatinine" in line or "population 'eGFR" in line
+        ]
+
+    from_egfr = renal_lines(egfr_ml_min_1_73m2=20)
+    assert "creatinine clearance (CrCl) 20 mL/min < 30 mL/min; the eGFR used as a surrogate for CrCl" in from_egfr[0]
+    from_crcl = renal_lines(crcl_ml_min=20)
+    assert any(
+        "eGFR) 20 mL/min/1.73 m2 < 50 mL/min/1.73 m2; the CrCl used as a surrogate for eGFR" in line
+        for line in from_crcl
+    )
+    assert not any("surrogate" in line for line in renal_lines(crcl_ml_min=20, egfr_ml_min_1_73m2=20))

@@ -26,6 +26,7 @@ from .names import normalise
 from .patient_graph import PatientGraph
 from .report import SEVERITY_RANK, Finding, SourceRef
 from .store import QueryStore, Row
+from .vocabulary import medkg_term
 
 __all__ = [
     "NOT_ASSESSED_QUERIES",
@@ -69,6 +70,10 @@ def _source(citation: Citation) -> SourceRef:
     )
 
 
+_CRCL = str(medkg_term("creatinineClearanceMlMin"))
+_EGFR = str(medkg_term("egfrMlMin173"))
+
+
 class _Explainer:
     """Turns bound values into ``because`` lines, using the knowledge base's labels and definitions."""
 
@@ -88,7 +93,8 @@ class _Explainer:
             value = self.patient.values.get(prop)
             shown = "unknown" if value is None else f"{_number(value)}{unit}"
             if facet in _FACET_SYMBOL:
-                parts.append(f"{label} {shown} {_FACET_SYMBOL[facet]} {_number(limit)}{unit}")
+                surrogate = self._surrogate(prop) if value is not None else ""
+                parts.append(f"{label} {shown} {_FACET_SYMBOL[facet]} {_number(limit)}{unit}{surrogate}")
             elif facet == "someValuesFrom":
                 parts.append(f"{label}: {self.kb.label(str(limit))}")
             else:
@@ -97,6 +103,15 @@ class _Explainer:
         line = f"patient in population '{self.kb.label(population)}'" + (f" ({detail})" if detail else "")
         self._populations[population] = line
         return line
+
+    def _surrogate(self, prop: str) -> str:
+        """Say when a renal value stands in for the other one (see :mod:`medkg.renal`), else ""."""
+        renal = self.patient.renal
+        if prop == _CRCL and renal.basis == "egfr-as-crcl-surrogate":
+            return "; the eGFR used as a surrogate for CrCl"
+        if prop == _EGFR and self.patient.patient.egfr_ml_min_1_73m2 is None and renal.egfr_ml_min_1_73m2 is not None:
+            return "; the CrCl used as a surrogate for eGFR"
+        return ""
 
     def matched(self, drug: str, via: str | None) -> str:
         # the entered names (brands, synonyms) are in the report's ``assessed`` list, not here,
