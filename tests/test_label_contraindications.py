@@ -23,7 +23,10 @@ def _contraindications(kb: KnowledgeBase, patient: dict[str, Any], engine: str =
     return {f.rule or "": f.drugs for f in report.findings if f.severity == "contraindicated"}
 
 
-@pytest.mark.parametrize("condition", ["duodenal ulcer", "peptic ulcer", "gi bleed", "gastrointestinal bleeding"])
+@pytest.mark.parametrize(
+    "condition",
+    ["duodenal ulcer", "peptic ulcer", "stomach ulcer", "gi bleed", "gastrointestinal bleeding", "upper GI bleed"],
+)
 def test_ketorolac_with_an_ulcer_or_gi_bleed_is_contraindicated_at_40(kb: KnowledgeBase, condition: str) -> None:
     patient = {"age_years": 40, "conditions": [condition], "medications": [{"drug": "ketorolac"}]}
     found = _contraindications(kb, patient)
