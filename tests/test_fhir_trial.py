@@ -352,3 +352,11 @@ def test_free_text_with_a_lower_case_strength_is_read() -> None:
         ("amlodipine", 5.0, None, "rxnorm-name"),
         ("benazepril", 10.0, None, "rxnorm-name"),
     ]
+
+
+def test_a_dose_range_is_named_as_the_reason_the_dose_is_unknown() -> None:
+    order = _order("m9", {"text": "ibuprofen 400 mg tablet"})
+    order["dosageInstruction"][0]["doseAndRate"] = [{"doseRange": {"low": {"value": 1}, "high": {"value": 2}}}]
+    reading = read_bundle(_bundle(order), as_of=AS_OF)
+    assert [(m.drug, m.dose_mg) for m in reading.medications] == [("ibuprofen", None)]
+    assert has_note(reading, "MedicationRequest/m9", "dose given as a range (doseRange) only")

@@ -164,6 +164,14 @@ def _dosages(data: dict[str, Any]) -> list[dict[str, Any]]:
     return [item for item in raw or [] if isinstance(item, dict)]
 
 
+def _dose_range(dosage: dict[str, Any]) -> bool:
+    """Whether the dosage gives its dose as a range (``doseAndRate.doseRange``), which medkg does not read."""
+    rates = dosage.get("doseAndRate")
+    return any(
+        isinstance(rate, dict) and "doseRange" in rate for rate in ([rates] if isinstance(rates, dict) else rates or [])
+    )
+
+
 def _dose_quantity(dosage: dict[str, Any]) -> dict[str, Any] | None:
     rates = dosage.get("doseAndRate")
     for rate in [rates] if isinstance(rates, dict) else rates or []:
@@ -237,6 +245,8 @@ def _medications_of(
         notes.append(f"{typed.label}: dosage given as free text only, not parsed ({text or 'medication'})")
     times = _times_per_day(structured) if structured else None  # an impossible one refuses the input
     quantity = _dose_quantity(structured) if structured else None
+    if quantity is None and any(_dose_range(d) for d in dosages):
+        notes.append(f"{typed.label}: dose given as a range (doseRange) only, not used; daily dose unknown")
     if not components:
         coded = f" (RxNorm {rxcui})" if rxcui else ""
         name = text or f"unidentified medication in {typed.label}{coded}"
