@@ -194,3 +194,26 @@ def test_load_patient_of_medkg_json_warns_nothing(tmp_path: Path, recwarn: pytes
     path.write_text(json.dumps(GOOD), encoding="utf-8")
     assert load_patient(path) == load_patient(GOOD)
     assert not recwarn.list
+
+
+@pytest.mark.parametrize(
+    ("values", "caution"),
+    [
+        ({"sex": "male", "pregnant": True}, "caution: pregnant is true but sex is male; check the entry"),
+        ({"age_years": 78, "pregnant": True}, "caution: pregnant is true at age 78 years; check the entry"),
+        ({"age_years": 3, "pregnant": True}, "caution: pregnant is true at age 3 years; check the entry"),
+        ({"age_years": 70, "breastfeeding": True}, "caution: breastfeeding is true at age 70 years; check the entry"),
+        ({"age_years": 120}, "caution: age 120 years is unusual; check the entry"),
+    ],
+)
+def test_unusual_values_get_a_caution_note(values: dict[str, object], caution: str) -> None:
+    from medkg.patient import plausibility_notes
+
+    assert caution in plausibility_notes(load_patient({**values, "medications": [{"drug": "warfarin"}]}))
+
+
+def test_usual_values_get_no_caution_note() -> None:
+    from medkg.patient import plausibility_notes
+
+    patient = {"age_years": 30, "sex": "female", "pregnant": True, "medications": [{"drug": "warfarin"}]}
+    assert plausibility_notes(load_patient(patient)) == []

@@ -121,6 +121,9 @@ def plausibility_notes(patient: Patient) -> list[str]:
         notes.append("caution: pregnant is true but sex is male; check the entry")
     if patient.breastfeeding and patient.sex == "male":
         notes.append("caution: breastfeeding is true but sex is male; check the entry")
+    for state, value in (("pregnant", patient.pregnant), ("breastfeeding", patient.breastfeeding)):
+        if value and patient.age_years is not None and not 10 <= patient.age_years <= 60:
+            notes.append(f"caution: {state} is true at age {patient.age_years:g} years; check the entry")
     if patient.dialysis and patient.crcl_ml_min is not None and patient.crcl_ml_min > 60:
         notes.append(f"caution: on dialysis but CrCl {patient.crcl_ml_min:g} mL/min entered; check the entry")
     for medication in patient.medications:
