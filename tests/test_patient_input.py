@@ -217,3 +217,16 @@ def test_usual_values_get_no_caution_note() -> None:
 
     patient = {"age_years": 30, "sex": "female", "pregnant": True, "medications": [{"drug": "warfarin"}]}
     assert plausibility_notes(load_patient(patient)) == []
+
+
+@pytest.mark.parametrize(("name", "domain"), [("pregnancy", "pregnancy status"), ("Lactation", "lactation status")])
+def test_a_patient_value_entered_as_a_condition_is_reported_with_where_it_belongs(
+    kb: KnowledgeBase, name: str, domain: str
+) -> None:
+    """'--condition pregnancy' was listed as an unknown condition, with no word that pregnancy is a value of its own."""
+    report = check(
+        {"age_years": 30, "sex": "female", "conditions": [name], "medications": [{"drug": "warfarin"}]}, kb=kb
+    )
+    assert report.not_used == [
+        f"condition: {name} ({domain} is a patient value, not a condition: give it as the patient's {domain})"
+    ]

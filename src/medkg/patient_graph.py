@@ -18,7 +18,7 @@ from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, OWL, RDF, XSD
 
 from .knowledge_base import KnowledgeBase
-from .names import resolve_allergen, resolve_condition, split_past, suggest
+from .names import normalise, resolve_allergen, resolve_condition, split_past, suggest
 from .patient import Patient
 from .renal import RenalFunction, renal_function
 from .vocabulary import PATIENT, medkg_term
@@ -151,6 +151,23 @@ def _literal_of(value: object) -> Lit:
     return Lit(str(value), _STRING)
 
 
+def _patient_value_named(kb: KnowledgeBase, name: str) -> str | None:
+    """Return the clinical domain a condition name really names ("pregnancy" -> "pregnancy status"), or None.
+
+    A patient value with a clinical domain (pregnant, breastfeeding, on dialysis, ...) is matched by
+    its label, its domain, or its domain without " status"; the knowledge base holds the words.
+    """
+    wanted = normalise(name)
+    for info in kb.properties.values():
+        if info.domain and wanted in {
+            normalise(info.label),
+            normalise(info.domain),
+            normalise(info.domain.removesuffix(" status")),
+        }:
+            return info.domain
+    return None
+
+
 def patient_graph(patient: Patient, kb: KnowledgeBase, *, index: int = 0) -> PatientGraph:
     """Build the RDF individual for ``patient`` (the ``index``-th of a batch).
 
@@ -207,7 +224,9 @@ def patient_graph(patient: Patient, kb: KnowledgeBase, *, index: int = 0) -> Pat
                     past_unused.append(name)
                     continue
         if condition is None:
-            result.not_used.append(f"condition: {name}")
+            value = _patient_value_named(kb, name)
+            hint = f" ({value} is a patient value, not a condition: give it as the patient's {value})" if value else ""
+            result.not_used.append(f"condition: {name}{hint}")
             continue
         node = f"{iri}/condition/{number}"
         individual(node, condition)
