@@ -76,3 +76,24 @@ def run_medkg(
         check=False,
         timeout=300,
     )
+
+
+#: A FHIR R4 Bundle: a woman born 1940-05-01 with an active baclofen order of 2020-01-01 (79 then).
+BACLOFEN_BUNDLE: dict[str, Any] = {
+    "resourceType": "Bundle",
+    "type": "collection",
+    "entry": [
+        {"resource": {"resourceType": "Patient", "id": "p", "birthDate": "1940-05-01", "gender": "female"}},
+        {
+            "resource": {
+                "resourceType": "MedicationRequest",
+                "id": "m1",
+                "status": "active",
+                "intent": "order",
+                "subject": {"reference": "Patient/p"},
+                "authoredOn": "2020-01-01",
+                "medicationCodeableConcept": {"text": "baclofen"},
+            }
+        },
+    ],
+}

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import BACLOFEN_BUNDLE
 from conftest import run_medkg as medkg
 from medkg.knowledge_base import KnowledgeBase
 
@@ -134,23 +135,9 @@ POPULATIONS_QUERY = (
 
 
 def _fhir_bundle(folder: Path) -> Path:
-    """A FHIR R4 Bundle: a woman born 1940-05-01 with an active baclofen order of 2020-01-01 (79 then)."""
-    resources = [
-        {"resourceType": "Patient", "id": "p", "birthDate": "1940-05-01", "gender": "female"},
-        {
-            "resourceType": "MedicationRequest",
-            "id": "m1",
-            "status": "active",
-            "intent": "order",
-            "subject": {"reference": "Patient/p"},
-            "authoredOn": "2020-01-01",
-            "medicationCodeableConcept": {"text": "baclofen"},
-        },
-    ]
+    """:data:`conftest.BACLOFEN_BUNDLE` written to ``folder/bundle.json``."""
     path = folder / "bundle.json"
-    path.write_text(
-        json.dumps({"resourceType": "Bundle", "type": "collection", "entry": [{"resource": r} for r in resources]})
-    )
+    path.write_text(json.dumps(BACLOFEN_BUNDLE))
     return path
 
 

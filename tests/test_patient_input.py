@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import BACLOFEN_BUNDLE
 from medkg import PatientInputError, check, load_input, load_patient
 from medkg.knowledge_base import KnowledgeBase
 from medkg.loaders import parse_medication_arg, patient_from_turtle
@@ -140,24 +141,7 @@ def test_hyphenated_and_worded_combinations_are_checked_as_their_ingredients(kb:
         assert not [f for f in report.findings if "unidentified" in f.title], name
 
 
-BUNDLE = {
-    "resourceType": "Bundle",
-    "type": "collection",
-    "entry": [
-        {"resource": {"resourceType": "Patient", "id": "p", "birthDate": "1940-05-01", "gender": "female"}},
-        {
-            "resource": {
-                "resourceType": "MedicationRequest",
-                "id": "m1",
-                "status": "active",
-                "intent": "order",
-                "subject": {"reference": "Patient/p"},
-                "authoredOn": "2020-01-01",
-                "medicationCodeableConcept": {"text": "baclofen"},
-            }
-        },
-    ],
-}
+BUNDLE = BACLOFEN_BUNDLE
 
 
 def test_load_patient_reads_a_fhir_bundle_as_medkg_check_does(tmp_path: Path, kb: KnowledgeBase) -> None:
@@ -178,7 +162,7 @@ def test_load_patient_reads_a_fhir_bundle_as_medkg_check_does(tmp_path: Path, kb
 
 
 def test_load_patient_reads_a_cds_hooks_request(tmp_path: Path) -> None:
-    draft = {**BUNDLE["entry"][1]["resource"], "status": "draft"}  # type: ignore[index]
+    draft = {**BUNDLE["entry"][1]["resource"], "status": "draft"}
     request = {
         "hook": "order-sign",
         "context": {"draftOrders": {"resourceType": "Bundle", "entry": [{"resource": draft}]}},
