@@ -141,6 +141,21 @@ def _fhir_bundle(folder: Path) -> Path:
     return path
 
 
+def test_query_as_of_reads_the_patient_file_at_that_date_as_check_does(tmp_path: Path) -> None:
+    query = tmp_path / "q.rq"
+    query.write_text(POPULATIONS_QUERY, encoding="utf-8")
+    bundle = _fhir_bundle(tmp_path)
+    result = medkg("query", str(query), "--patient", str(bundle), "--as-of", "2021-06-01", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    assert "medkg query: note: age 81 years on 2021-06-01 (born 1940-05-01)" in result.stderr.splitlines()
+    checked = json.loads(medkg("check", str(bundle), "--as-of", "2021-06-01", "--format", "json").stdout)
+    assert [row["population"].rsplit("/", 1)[-1] for row in json.loads(result.stdout)] == checked["patient"][
+        "populations"
+    ]
+    alone = medkg("query", str(query), "--as-of", "2021-06-01")
+    assert alone.returncode == 2 and "--as-of applies to the --patient file" in alone.stderr
+
+
 def test_query_patient_reads_a_fhir_bundle_and_a_cds_request_as_check_does(kb: KnowledgeBase, tmp_path: Path) -> None:
     """A new-user trial: --patient refused a FHIR Bundle ("resourceType: Extra inputs are not permitted")."""
     query = tmp_path / "q.rq"

@@ -206,6 +206,13 @@ def main() -> None:
     """medkg: medication-safety checks from an OWL knowledge graph, a reasoner and SPARQL."""
 
 
+#: ``--as-of`` of ``check`` and ``query``: the date a FHIR Bundle or CDS Hooks file is read at.
+_AS_OF = click.option(
+    "--as-of",
+    "as_of",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="FHIR Bundle / CDS Hooks file: the date to check at (default: latest clinical date / today).",
+)
 _STORE_HELP = (
     "Where the knowledge base is queried: 'embedded' (default: in this process) or the URL of a SPARQL 1.1 "
     "query endpoint holding the compiled knowledge base, where the sparql engine's queries then run "
@@ -259,12 +266,7 @@ def _examples() -> list[str]:
 @click.option("--potassium", type=float, help="Serum potassium in mmol/L.")
 @click.option("--qtc", type=float, help="Corrected QT interval (QTc) in ms.")
 @click.option("--inr", type=float, help="International normalised ratio (INR).")
-@click.option(
-    "--as-of",
-    "as_of",
-    type=click.DateTime(formats=["%Y-%m-%d"]),
-    help="FHIR Bundle / CDS Hooks file: the date to check at (default: latest clinical date / today).",
-)
+@_AS_OF
 @click.option(
     "--engine",
     type=click.Choice(["default", "sparql", "owl"]),
@@ -663,16 +665,20 @@ def validate() -> None:
     'format), an ASK in the W3C SPARQL 1.1 results JSON format, {"head": {}, "boolean": true}.',
 )
 @click.option("--store", default="embedded", show_default=True, help=_STORE_HELP)
+@_AS_OF
 @_guarded
-def query(query_file: Path, patient_file: Path | None, output_format: str, store: str) -> None:
+def query(query_file: Path, patient_file: Path | None, output_format: str, store: str, as_of: datetime | None) -> None:
     """Run a SPARQL SELECT/ASK file (UTF-8; - for standard input) over the knowledge base (+ a classified patient)."""
     from .loaders import load_input
     from .sparql_cli import read_query, run_query
 
+    if as_of is not None and patient_file is None:
+        _fail_input("--as-of applies to the --patient file (a FHIR Bundle or CDS Hooks request)")
     text = read_query(query_file)  # a bad query file fails before the knowledge base is loaded
     kb = _knowledge_base(store)
     # the reader medkg check uses: a FHIR Bundle or CDS Hooks request too, with its notes
-    loaded = load_input(patient_file, known=kb.knows_drug) if patient_file is not None else None
+    day = as_of.date() if as_of else None
+    loaded = load_input(patient_file, as_of=day, known=kb.knows_drug) if patient_file is not None else None
     _write_out(run_query(text, loaded.patient if loaded else None, output_format, kb=kb))
     if loaded is not None:  # patient-specific results: on stderr, so that CSV and JSON stay parseable
         from .report import DISCLAIMER
