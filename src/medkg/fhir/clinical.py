@@ -20,20 +20,17 @@ from collections import Counter
 from datetime import date
 
 from ..names import as_past
-from .codings import ICD10, SNOMED, codes, display, status_code
-from .dates import first_date, start_date
+from .codings import ACTIVE_STATUSES, ICD10, NOT_TRUE_STATUSES, SNOMED, codes, display, status_code
+from .dates import ABATEMENT_ELEMENTS, first_date, start_date
 from .index import ResourceIndex
 from .pregnancy import is_pregnancy_condition
 
 __all__ = ["read_allergies", "read_conditions"]
 
-_ACTIVE = frozenset({"active", "recurrence", "relapse"})
 #: Clinical status of a non-active Condition -> its past status (medkg.names.as_past).
 _PAST_STATUS = {"resolved": "resolved", "inactive": "inactive", "remission": "in remission"}
-_NOT_TRUE = frozenset({"refuted", "entered-in-error"})
 #: SNOMED CT "no known allergy" situations: a statement of absence, not an allergy.
 _NO_KNOWN_ALLERGY = frozenset({"716186003", "409137002", "428607008", "429625007"})
-_ABATEMENT = ("abatementDateTime", "abatementPeriod.end", "abatementPeriod.start")
 
 
 def read_conditions(index: ResourceIndex, *, as_of: date | None = None) -> tuple[list[str], list[str]]:
@@ -55,7 +52,7 @@ def read_conditions(index: ResourceIndex, *, as_of: date | None = None) -> tuple
             continue
         clinical = status_code(data.get("clinicalStatus"))
         verification = status_code(data.get("verificationStatus"))
-        if verification in _NOT_TRUE:
+        if verification in NOT_TRUE_STATUSES:
             skipped[verification] += 1
             continue
         concept = data.get("code")
@@ -68,14 +65,14 @@ def read_conditions(index: ResourceIndex, *, as_of: date | None = None) -> tuple
                     f"{as_of.isoformat()} ({began[1]} {began[0].isoformat()})"
                 )
                 continue
-            ended = first_date(data, _ABATEMENT)
-            if clinical not in _ACTIVE and ended is not None and ended[0] > as_of:
+            ended = first_date(data, ABATEMENT_ELEMENTS)
+            if clinical not in ACTIVE_STATUSES and ended is not None and ended[0] > as_of:
                 ended_later += 1
                 clinical = "active"
         coded = [f"SNOMED CT {code}" for code in codes(concept, SNOMED)]
         coded += [f"ICD-10 {code}" for code in codes(concept, *ICD10)]
         name = (f"{text} [{'; '.join(coded)}]" if coded else text)[:180]
-        if name and clinical not in _ACTIVE:  # a past episode: used where one matters (medkg.names.split_past)
+        if name and clinical not in ACTIVE_STATUSES:  # a past episode: used where one matters (medkg.names.split_past)
             past[clinical or "without clinical status"] += 1
             name = as_past(name, _PAST_STATUS.get(clinical or "", "status unknown"))
         if name and name.casefold() not in {known.casefold() for known in names}:
@@ -102,7 +99,7 @@ def read_allergies(index: ResourceIndex) -> tuple[list[str], list[str]]:
         data = typed.data
         clinical = status_code(data.get("clinicalStatus"))
         verification = status_code(data.get("verificationStatus"))
-        if verification in _NOT_TRUE or (clinical is not None and clinical not in {"active"}):
+        if verification in NOT_TRUE_STATUSES or (clinical is not None and clinical not in {"active"}):
             skipped += 1
             continue
         concept = data.get("code")

@@ -9,6 +9,7 @@ root (:func:`medkg.paths.resource_root`), so a researcher's own ``MEDKG_ROOT`` c
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -40,14 +41,12 @@ def clinical_drugs(root: Path | None = None) -> dict[str, ClinicalDrug]:
     Raises:
         medkg.tables.TableError: for a malformed table (also caught by ``medkg build``).
     """
-    folder = (root or resource_root()) / "kg" / "clinical-drugs"
     table: dict[str, ClinicalDrug] = {}
-    for path in sorted(folder.glob("*.tsv")):
-        for row in read_table(path, CLINICAL_DRUG_COLUMNS):
-            ingredients = tuple(part.casefold() for part in _cells(row["ingredients"]))
-            strengths = [float(part) for part in _cells(row["strengths_mg"])]
-            padded: tuple[float | None, ...] = tuple(strengths) if strengths else (None,) * len(ingredients)
-            table.setdefault(row["rxcui"], ClinicalDrug(row["rxcui"], row["name"], ingredients, padded))
+    for row in _rows(root, "clinical-drugs", CLINICAL_DRUG_COLUMNS):
+        ingredients = tuple(part.casefold() for part in _cells(row["ingredients"]))
+        strengths = [float(part) for part in _cells(row["strengths_mg"])]
+        padded: tuple[float | None, ...] = tuple(strengths) if strengths else (None,) * len(ingredients)
+        table.setdefault(row["rxcui"], ClinicalDrug(row["rxcui"], row["name"], ingredients, padded))
     return table
 
 
@@ -61,10 +60,14 @@ def ingredient_codes(root: Path | None = None) -> dict[str, str]:
     Raises:
         medkg.tables.TableError: for a malformed table (also caught by ``medkg build``).
     """
-    folder = (root or resource_root()) / "kg" / "drugs"
     table: dict[str, str] = {}
-    for path in sorted(folder.glob("*.tsv")):
-        for row in read_table(path, DRUG_COLUMNS):
-            for rxcui in _cells(row["rxcui"]):
-                table.setdefault(rxcui, row["label"].strip())
+    for row in _rows(root, "drugs", DRUG_COLUMNS):
+        for rxcui in _cells(row["rxcui"]):
+            table.setdefault(rxcui, row["label"].strip())
     return table
+
+
+def _rows(root: Path | None, kind: str, columns: list[str]) -> Iterator[dict[str, str]]:
+    """Rows of every ``kg/<kind>/*.tsv`` under ``root`` (default: the resource root), files in name order."""
+    for path in sorted(((root or resource_root()) / "kg" / kind).glob("*.tsv")):
+        yield from read_table(path, columns)

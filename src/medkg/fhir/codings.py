@@ -5,7 +5,17 @@ from __future__ import annotations
 import re
 from typing import Any
 
-__all__ = ["ICD10", "LOINC", "RXNORM", "SNOMED", "codes", "display", "status_code"]
+__all__ = [
+    "ACTIVE_STATUSES",
+    "ICD10",
+    "LOINC",
+    "NOT_TRUE_STATUSES",
+    "RXNORM",
+    "SNOMED",
+    "codes",
+    "display",
+    "status_code",
+]
 
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 LOINC = "http://loinc.org"
@@ -41,6 +51,12 @@ def display(concept: Any) -> str:
     if not isinstance(text, str) or not text.strip():
         text = next((str(item["display"]) for item in codings(concept) if item.get("display")), "")
     return _SEMANTIC_TAG.sub("", " ".join(text.split()))
+
+
+#: Condition clinical statuses meaning the condition is going on.
+ACTIVE_STATUSES = frozenset({"active", "recurrence", "relapse"})
+#: Condition verification statuses meaning the record is not to be believed.
+NOT_TRUE_STATUSES = frozenset({"refuted", "entered-in-error"})
 
 
 def status_code(value: Any) -> str | None:

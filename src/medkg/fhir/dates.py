@@ -6,6 +6,8 @@ from datetime import date, datetime
 from typing import Any
 
 __all__ = [
+    "ABATEMENT_ELEMENTS",
+    "CLINICAL_DATE_ELEMENTS",
     "START_DATE_ELEMENTS",
     "age_years",
     "first_date",
@@ -96,6 +98,10 @@ START_DATE_ELEMENTS: dict[str, tuple[str, ...]] = {
     "MedicationAdministration": ("effectiveDateTime", "effectivePeriod.start"),
     "Condition": ("onsetDateTime", "onsetPeriod.start", "recordedDate", "assertedDate"),
 }
+
+
+#: Elements that say when a Condition ended, first that is present wins.
+ABATEMENT_ELEMENTS = ("abatementDateTime", "abatementPeriod.end", "abatementPeriod.start")
 
 
 def first_date(resource: dict[str, Any], paths: tuple[str, ...]) -> tuple[date, str] | None:

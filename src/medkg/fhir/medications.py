@@ -164,18 +164,20 @@ def _dosages(data: dict[str, Any]) -> list[dict[str, Any]]:
     return [item for item in raw or [] if isinstance(item, dict)]
 
 
+def _rates(dosage: dict[str, Any]) -> list[dict[str, Any]]:
+    """Return the dosage's ``doseAndRate`` entries (one object or a list) that are objects."""
+    rates = dosage.get("doseAndRate")
+    return [rate for rate in ([rates] if isinstance(rates, dict) else rates or []) if isinstance(rate, dict)]
+
+
 def _dose_range(dosage: dict[str, Any]) -> bool:
     """Whether the dosage gives its dose as a range (``doseAndRate.doseRange``), which medkg does not read."""
-    rates = dosage.get("doseAndRate")
-    return any(
-        isinstance(rate, dict) and "doseRange" in rate for rate in ([rates] if isinstance(rates, dict) else rates or [])
-    )
+    return any("doseRange" in rate for rate in _rates(dosage))
 
 
 def _dose_quantity(dosage: dict[str, Any]) -> dict[str, Any] | None:
-    rates = dosage.get("doseAndRate")
-    for rate in [rates] if isinstance(rates, dict) else rates or []:
-        if isinstance(rate, dict) and isinstance(rate.get("doseQuantity"), dict):
+    for rate in _rates(dosage):
+        if isinstance(rate.get("doseQuantity"), dict):
             found: dict[str, Any] = rate["doseQuantity"]
             return found
     single = dosage.get("doseQuantity") or dosage.get("dose")  # STU3 Dosage.dose[x]; MedicationAdministration

@@ -15,7 +15,7 @@ from datetime import date
 from typing import Any
 
 from .codings import LOINC, codes
-from .dates import months_before, parse_date
+from .dates import CLINICAL_DATE_ELEMENTS, first_date, months_before
 from .index import ResourceIndex
 from .units import UnitError, convert, creatinine_mg_dl
 
@@ -81,17 +81,8 @@ def _in_unit(analyte: Analyte, quantity: dict[str, Any]) -> float:
 
 
 def _day(data: dict[str, Any]) -> date | None:
-    period = data.get("effectivePeriod")
-    for value in (
-        data.get("effectiveDateTime"),
-        data.get("effectiveInstant"),
-        period.get("start") if isinstance(period, dict) else None,
-        data.get("issued"),
-    ):
-        day = parse_date(value)
-        if day is not None:
-            return day
-    return None
+    dated = first_date(data, CLINICAL_DATE_ELEMENTS["Observation"])
+    return dated[0] if dated else None
 
 
 def read_observations(index: ResourceIndex, *, as_of: date, window_months: int = 12) -> LabValues:

@@ -27,19 +27,15 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from .codings import codings, display, status_code
-from .dates import first_date, months_before, start_date
+from .codings import ACTIVE_STATUSES, NOT_TRUE_STATUSES, codings, display, status_code
+from .dates import ABATEMENT_ELEMENTS, CLINICAL_DATE_ELEMENTS, first_date, months_before, start_date
 from .index import ResourceIndex
 
 __all__ = ["PregnancyCodes", "PregnancyReading", "is_pregnancy_condition", "pregnancy_codes", "read_pregnancy"]
 
 _TABLE = Path(__file__).parent / "data" / "pregnancy.tsv"
 _VALUES = {"true": True, "false": False, "unknown": None}
-_ACTIVE = frozenset({"active", "recurrence", "relapse"})
-_NOT_TRUE = frozenset({"refuted", "entered-in-error"})
 _NOT_VALID = frozenset({"cancelled", "entered-in-error"})
-_ABATEMENT = ("abatementDateTime", "abatementPeriod.end", "abatementPeriod.start")
-_EFFECTIVE = ("effectiveDateTime", "effectiveInstant", "effectivePeriod.start", "issued")
 
 
 @dataclass(frozen=True)
@@ -119,7 +115,7 @@ def _conditions(index: ResourceIndex, as_of: date, window_months: int, reading: 
             continue
         name = f"{typed.label} ({display(data.get('code')) or 'pregnancy'})"
         verification = status_code(data.get("verificationStatus"))
-        if verification in _NOT_TRUE:
+        if verification in NOT_TRUE_STATUSES:
             reading.notes.append(f"{name}: {verification}, not used for pregnancy status")
             continue
         began = start_date(data)
@@ -129,11 +125,11 @@ def _conditions(index: ResourceIndex, as_of: date, window_months: int, reading: 
             )
             continue
         clinical = status_code(data.get("clinicalStatus"))
-        ended = first_date(data, _ABATEMENT)
+        ended = first_date(data, ABATEMENT_ELEMENTS)
         since = f" since {began[0].isoformat()}" if began else ""
         if ended is not None and ended[0] > as_of:
             reading.used.append((True, f"{name}: pregnant{since}, ended {ended[0].isoformat()} after the as-of date"))
-        elif clinical is None or clinical in _ACTIVE:
+        elif clinical is None or clinical in ACTIVE_STATUSES:
             if ended is not None:
                 reading.notes.append(
                     f"{name} is {clinical or 'without clinical status'} but ended {ended[0].isoformat()}; "
@@ -173,7 +169,7 @@ def _observations(index: ResourceIndex, as_of: date, window_months: int, reading
             written = display(data.get("valueCodeableConcept")) or "no coded value"
             reading.notes.append(f"{typed.label}: pregnancy status {written!r} is not a code medkg reads; not used")
             continue
-        dated = first_date(data, _EFFECTIVE)
+        dated = first_date(data, CLINICAL_DATE_ELEMENTS["Observation"])
         day = dated[0] if dated else None
         if day is None:
             reading.notes.append(f"{typed.label}: pregnancy status {answer.display!r} has no date; not used")
