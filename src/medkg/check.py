@@ -11,7 +11,7 @@ from .engines import get_engine
 from .findings import findings_from_rows
 from .gc_pause import cyclic_gc_paused
 from .knowledge_base import KnowledgeBase, default_knowledge_base
-from .loaders import PatientInputError, input_from_dict, load_input
+from .loaders import PatientInputError, load_input
 from .patient import Patient, plausibility_notes
 from .patient_graph import PatientGraph, patient_graph
 from .report import AssessedDrug, Finding, KnowledgeBaseRef, PatientSummary, Report
@@ -85,11 +85,8 @@ def _validated(
     """Return the patient and its reader's notes (a FHIR Bundle or CDS Hooks request dict is read as ``medkg check`` reads it)."""
     if isinstance(patient, Patient):
         return patient, []
-    try:
-        if isinstance(patient, Mapping):
-            loaded = input_from_dict(patient, origin="patient", known=known)
-        else:  # a file path, as load_patient takes it; anything else is refused there
-            loaded = load_input(patient, known=known)
+    try:  # a dict or a file path, as load_patient takes them; anything else is refused there
+        loaded = load_input(patient, known=known, origin="patient")
     except PatientInputError as error:
         raise PatientInputError(f"patients[{number}]: {error}") from error
     return loaded.patient, loaded.notes

@@ -421,10 +421,7 @@ def load_patient(
 
             return default_knowledge_base().knows_drug(name)
 
-    if isinstance(source, Mapping):
-        loaded = input_from_dict(source, origin="patient", as_of=as_of, known=known)
-    else:
-        loaded = load_input(source, as_of=as_of, known=known)
+    loaded = load_input(source, as_of=as_of, known=known, origin="patient")
     if loaded.kind != "patient" and loaded.notes:
         import warnings
 
@@ -537,15 +534,18 @@ def load_input(
     *,
     as_of: date | None = None,
     known: Callable[[str], bool] | None = None,
+    origin: str = "input",
 ) -> LoadedInput:
     """Load a patient file (medkg JSON or Turtle, a FHIR Bundle, a CDS Hooks request) or a dict.
+
+    ``origin``: how messages name a dict (a file is named by its path).
 
     Raises:
         PatientInputError: file missing or unreadable, unsupported file type, malformed
             JSON/Turtle, invalid values, or a FHIR/CDS Hooks input that cannot be read.
     """
     if isinstance(source, Mapping):
-        return input_from_dict(source, as_of=as_of, known=known)
+        return input_from_dict(source, origin=origin, as_of=as_of, known=known)
     path, text = _read_patient_file(source)
     if path.suffix.lower() in TURTLE_SUFFIXES:
         if as_of is not None:
