@@ -87,8 +87,13 @@ def _too_large(origin: str, size: int, limit: int) -> PatientInputError:
     )
 
 
-def decode_input_bytes(data: bytes, *, origin: str = "input") -> str:
-    """Decode patient input bytes: UTF-8 (a byte-order mark allowed), or UTF-16/UTF-32 with a byte-order mark.
+def decode_input_bytes(
+    data: bytes, *, origin: str = "input", utf8_only: bool = False, advice: str = "save it as UTF-8 JSON or Turtle"
+) -> str:
+    """Decode input bytes: UTF-8 (a byte-order mark allowed), or UTF-16/UTF-32 with a byte-order mark.
+
+    ``utf8_only`` (a SPARQL query): UTF-8 alone; a UTF-16/UTF-32 byte-order mark is named in the
+    error. ``advice``: the end of the error message, what to do.
 
     Raises:
         PatientInputError: larger than :func:`max_input_bytes`, or not text in these encodings (naming
@@ -97,17 +102,18 @@ def decode_input_bytes(data: bytes, *, origin: str = "input") -> str:
     limit = max_input_bytes()
     if len(data) > limit:
         raise _too_large(origin, len(data), limit)
+    wide = data.startswith((b"\xff\xfe", b"\xfe\xff"))  # a UTF-16 or UTF-32 byte-order mark
     encoding = "utf-8-sig"
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+    if wide and not utf8_only:
         encoding = "utf-32" if data.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")) else "utf-16"
     try:
         return data.decode(encoding)
     except UnicodeDecodeError as error:
         bad = data[error.start : error.start + 1].hex()
         name = "UTF-8" if encoding == "utf-8-sig" else encoding.upper()  # the encoding its byte-order mark chose
+        bom = "; it starts with a UTF-16 or UTF-32 byte-order mark" if wide and utf8_only else ""
         raise PatientInputError(
-            f"{origin}: not a text file in {name} (byte 0x{bad} at position {error.start} is invalid): "
-            "save it as UTF-8 JSON or Turtle"
+            f"{origin}: not a text file in {name} (byte 0x{bad} at position {error.start} is invalid{bom}): {advice}"
         ) from None
 
 

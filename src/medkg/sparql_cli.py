@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyoxigraph as ox
 
-from .loaders import InputError, max_input_bytes
+from .loaders import InputError, decode_input_bytes, max_input_bytes
 from .patient import Patient
 from .store import python_value
 
@@ -23,23 +23,14 @@ __all__ = ["decode_query", "mentions", "read_only", "read_query", "run_query"]
 
 
 def decode_query(data: bytes, *, origin: str = "query") -> str:
-    """Decode a query's bytes as UTF-8 (a UTF-8 byte-order mark allowed).
+    """Decode a query's bytes as UTF-8 (a UTF-8 byte-order mark allowed), as patient input is decoded.
 
     Raises:
         InputError: naming ``origin``, for bytes that are not UTF-8 text (the first bad byte and its
-            position; a UTF-16 or UTF-32 byte-order mark is named as such).
+            position; a UTF-16 or UTF-32 byte-order mark is named as such), or over the input limit
+            (:func:`medkg.loaders.decode_input_bytes`).
     """
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        bad = data[error.start : error.start + 1].hex()
-        bom = (
-            "; it starts with a UTF-16 or UTF-32 byte-order mark" if data.startswith((b"\xff\xfe", b"\xfe\xff")) else ""
-        )
-        raise InputError(
-            f"{origin}: not a text file in UTF-8 (byte 0x{bad} at position {error.start} is invalid{bom}): "
-            "save the query as UTF-8"
-        ) from None
+    return decode_input_bytes(data, origin=origin, utf8_only=True, advice="save the query as UTF-8")
 
 
 def read_query(source: str | Path) -> str:
