@@ -32,7 +32,15 @@ _CQL_EXPRESSION = "http://hl7.org/fhir/StructureDefinition/cqif-cqlExpression"
 
 
 class NoMedication(InputError):
-    """The request names no draft order and no current medication: there is nothing to check."""
+    """The request names no draft order and no current medication: there is nothing to check.
+
+    ``reason``: what was missing, for a message or a card.
+    """
+
+    def __init__(self, reason: str) -> None:
+        """``reason``: e.g. "no draft medication order and no current medication"."""
+        super().__init__(f"the CDS Hooks request has {reason}: nothing to check")
+        self.reason = reason
 
 
 @dataclass
@@ -156,9 +164,7 @@ def read_cds_request(
         grace_days=1,  # the client's local date may be a day ahead of the request time in UTC
     )
     if not assembled.medications:
-        raise NoMedication(
-            "the CDS Hooks request has no draft medication order and no current medication: nothing to check"
-        )
+        raise NoMedication("no draft medication order and no current medication")
     given = context.get("selections")
     if given is not None and not isinstance(given, list):
         notes.append("context.selections is not a list of MedicationRequest/id references; ignored")

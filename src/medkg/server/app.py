@@ -32,6 +32,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
 from ..check import check
+from ..fhir.prefetch import observations_query
 from ..knowledge_base import KnowledgeBase, default_knowledge_base
 from ..loaders import InputError
 from .auth import AuthError, JwtVerifier
@@ -45,8 +46,6 @@ from .sparql_worker import SparqlPool, SparqlTimeout, SparqlWorkerFailed
 __all__ = ["SERVICES", "create_app"]
 
 _LOG = logging.getLogger("medkg.server")
-
-from ..fhir.prefetch import observations_query  # noqa: E402 - the labs query is built from the readers' tables
 
 _PREFETCH = {
     "patient": "Patient/{{context.patientId}}",
@@ -116,8 +115,7 @@ def _answer_hook(knowledge: KnowledgeBase, data: dict[str, Any], service: str) -
     except NoMedication as error:
         if hook_name != "patient-view":  # an order hook without an order is a malformed call
             raise
-        reason = str(error).removeprefix("the CDS Hooks request has ").removesuffix(": nothing to check")
-        return [no_medication_card(reason, str(data.get("hookInstance", "")))]
+        return [no_medication_card(error.reason, str(data.get("hookInstance", "")))]
     report = check(reading.patient, kb=knowledge, notes=reading.notes)
     # a draft named by brand, salt or as a combination ("ketorolac tromethamine", "ibuprofen /
     # famotidine") is compared by its ingredients, read as the check reads them, modelled or not

@@ -153,12 +153,16 @@ def _not_assessed_card(findings: list[Finding], not_used: list[str], instance: s
         lines += ["Sent but not used by medkg (not recognised or not modelled); review these by hand:", ""]
         lines += [f"- {item}" for item in not_used]
         lines.append("")
-    lines.append(f"_{DISCLAIMER}_")
+    return _info_card(f"{instance}|not-assessed", summary, lines)
+
+
+def _info_card(key: str, summary: str, lines: list[str]) -> dict[str, Any]:
+    """Return an ``info`` card of medkg's own (no finding, no override): ``lines`` of markdown, then the disclaimer."""
     return {
-        "uuid": str(uuid.uuid5(_NAMESPACE, f"{instance}|not-assessed")),
+        "uuid": str(uuid.uuid5(_NAMESPACE, key)),
         "summary": _clip(summary),
         "indicator": "info",
-        "detail": "\n".join(lines),
+        "detail": "\n".join([*lines, f"_{DISCLAIMER}_"]),
         "source": {"label": "medkg knowledge base"},
         "overrideReasons": [],
     }
@@ -175,13 +179,5 @@ def no_medication_card(reason: str, instance: str = "") -> dict[str, Any]:
         "If the patient takes medicines, send them (active MedicationRequest or MedicationStatement "
         "resources in the prefetch `medications`); conditions and allergies alone are not checked.",
         "",
-        f"_{DISCLAIMER}_",
     ]
-    return {
-        "uuid": str(uuid.uuid5(_NAMESPACE, f"{instance}|no-medication")),
-        "summary": "Not checked: no current medication in the request",
-        "indicator": "info",
-        "detail": "\n".join(lines),
-        "source": {"label": "medkg knowledge base"},
-        "overrideReasons": [],
-    }
+    return _info_card(f"{instance}|no-medication", "Not checked: no current medication in the request", lines)
