@@ -78,22 +78,27 @@ def run_medkg(
     )
 
 
+def baclofen_order(**changes: Any) -> dict[str, Any]:
+    """An active FHIR MedicationRequest for baclofen (text only) written 2020-01-01; ``None`` drops a field."""
+    resource: dict[str, Any] = {
+        "resourceType": "MedicationRequest",
+        "id": "m1",
+        "status": "active",
+        "intent": "order",
+        "subject": {"reference": "Patient/p"},
+        "authoredOn": "2020-01-01",
+        "medicationCodeableConcept": {"text": "baclofen"},
+    }
+    resource.update(changes)
+    return {key: value for key, value in resource.items() if value is not None}
+
+
 #: A FHIR R4 Bundle: a woman born 1940-05-01 with an active baclofen order of 2020-01-01 (79 then).
 BACLOFEN_BUNDLE: dict[str, Any] = {
     "resourceType": "Bundle",
     "type": "collection",
     "entry": [
         {"resource": {"resourceType": "Patient", "id": "p", "birthDate": "1940-05-01", "gender": "female"}},
-        {
-            "resource": {
-                "resourceType": "MedicationRequest",
-                "id": "m1",
-                "status": "active",
-                "intent": "order",
-                "subject": {"reference": "Patient/p"},
-                "authoredOn": "2020-01-01",
-                "medicationCodeableConcept": {"text": "baclofen"},
-            }
-        },
+        {"resource": baclofen_order()},
     ],
 }

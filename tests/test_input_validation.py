@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 import medkg
+from conftest import baclofen_order as order
 from medkg import cli
 from medkg.knowledge_base import KnowledgeBase
 from medkg.loaders import NO_MEDICATION_NOTE, PatientInputError, load_input
@@ -52,21 +53,6 @@ def bundle(*resources: dict[str, Any], **top: Any) -> str:
     return json.dumps(
         {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": r} for r in resources], **top}
     )
-
-
-def order(**changes: Any) -> dict[str, Any]:
-    """An active MedicationRequest for baclofen 10 mg (tablet count) three times a day."""
-    resource: dict[str, Any] = {
-        "resourceType": "MedicationRequest",
-        "id": "m1",
-        "status": "active",
-        "intent": "order",
-        "subject": {"reference": "Patient/p"},
-        "authoredOn": "2020-01-01",
-        "medicationCodeableConcept": {"text": "baclofen"},
-    }
-    resource.update(changes)
-    return {key: value for key, value in resource.items() if value is not None}
 
 
 def observation(loinc: str, **changes: Any) -> dict[str, Any]:
