@@ -343,6 +343,11 @@ def check(
     Medication names take an optional dose: NAME[:DOSE_MG[xTIMES_PER_DAY]], e.g.
 
       medkg check --age 78 --crcl 25 baclofen:10x3 trazodone:50x1
+
+    Flags and medication names given with a patient file are added to it (a flag's value
+    replaces the file's; the report's notes say what was added or replaced), e.g.
+
+      medkg check bundle.json --child-pugh C --breastfeeding ibuprofen:400x3
     """
     if output is not None and not os.access(output.parent if output.parent != Path() else Path.cwd(), os.W_OK):
         _fail_input(f"cannot write {output}: its folder does not exist or is not writable")  # before any work
@@ -369,6 +374,7 @@ def check(
     from .check import check as run_check
     from .knowledge_base import default_knowledge_base
     from .loaders import (
+        NO_MEDICATION_NOTE,
         PATIENT_SUFFIXES,
         decode_input_bytes,
         input_from_json,
@@ -377,6 +383,7 @@ def check(
         parse_medication_arg,
         patient_from_dict,
     )
+    from .patient_additions import Additions, add_to_patient
     from .render.text import render_text
     from .render.turtle import render_turtle
 
@@ -393,7 +400,11 @@ def check(
         "dialysis": dialysis,
     }
     given: dict[str, Any] = {key: value for key, value in flags.items() if value is not None}
-    labs = {key: value for key, value in {"potassium_mmol_l": potassium, "qtc_ms": qtc, "inr": inr}.items() if value}
+    labs = {
+        key: value
+        for key, value in {"potassium_mmol_l": potassium, "qtc_ms": qtc, "inr": inr}.items()
+        if value is not None
+    }
     if labs:
         given["labs"] = labs
     if allergies:
@@ -410,8 +421,8 @@ def check(
     if example:
         files.append(str(EXAMPLES / f"{example}.json"))
     if files:
-        if len(files) > 1 or names or given or conditions:
-            _fail_input("give one patient file (or --example) alone, or medication names with flags")
+        if len(files) > 1:
+            _fail_input("give one patient file (or --example); flags and medication names are added to it")
         day = as_of.date() if as_of else None
 
         def known(name: str) -> bool:  # the knowledge base is loaded only if a FHIR reader asks
@@ -428,6 +439,18 @@ def check(
         else:
             loaded = load_input(files[0], as_of=day, known=known)
         patient, notes = loaded.patient, loaded.notes
+        additions = Additions(
+            values={key: value for key, value in given.items() if key not in ("labs", "allergies")},
+            labs=labs,
+            conditions=conditions,
+            allergies=allergies,
+            medications=[parse_medication_arg(item) for item in names],
+        )
+        if additions:
+            patient, added = add_to_patient(patient, additions, source=files[0])
+            if additions.medications:  # the file's "no medication" note no longer holds
+                notes = [note for note in notes if note != NO_MEDICATION_NOTE]
+            notes = [*notes, *added]
     else:
         if as_of:
             _fail_input("--as-of applies to a FHIR Bundle or CDS Hooks file")
