@@ -166,3 +166,20 @@ def test_every_finding_names_a_source_and_a_reason(kb: KnowledgeBase) -> None:
             assert finding.sources, finding.summary
             assert finding.rule, finding.summary
         assert finding.because, finding.summary
+
+
+@pytest.mark.parametrize(("dose", "cautioned"), [(50_000, True), (900, True), (800, False), (30, False)])
+def test_a_dose_far_above_the_maximum_says_to_check_the_entry(kb: KnowledgeBase, dose: int, cautioned: bool) -> None:
+    """Baclofen's label maximum is 80 mg/day (kg max-dose rule): above 10 x 80 the finding also asks to check the entry."""
+    patient = load_patient({"id": "d", "age_years": 50, "crcl_ml_min": 90, "medications": [
+        {"drug": "baclofen", "dose_mg": dose, "times_per_day": 1}
+    ]})  # fmt: skip
+    found = [f for f in check(patient, kb=kb).findings if f.kind == "max-dose"]
+    if dose <= 80:
+        assert not found
+        return
+    [finding] = found
+    assert finding.severity == "major"  # the caution never changes the finding itself
+    assert f"baclofen daily dose {dose} mg/day (baclofen {dose} mg x 1/day) > maximum 80 mg/day" in finding.because
+    caution = f"caution: {dose} mg/day is more than 10 times the maximum; check the entry"
+    assert any(line.startswith(caution) for line in finding.because) == cautioned

@@ -308,6 +308,11 @@ def _because(rows: list[Row], explain: _Explainer | _Recorder) -> list[str]:
                 f"{explain.kb.label(drug)} daily dose {_number(row['value'])} mg/day ({explain.doses(drug)}) "
                 f"{symbol} {row['limitType']} {_number(row['limit'])} mg/day"
             )
+            if row["limitType"] == "maximum" and _far_above(row["value"], row["limit"]):
+                doses.append(
+                    f"caution: {_number(row['value'])} mg/day is more than {_IMPLAUSIBLE_FACTOR} times the maximum; "
+                    "check the entry (unit mg or microgram, dose per day or per week)"
+                )
         if row.get("indication") is not None:
             indications.append(f"{explain.kb.label(drug)} used for {explain.kb.label(str(row['indication']))}")
         if row.get("population") is not None:
@@ -316,6 +321,18 @@ def _because(rows: list[Row], explain: _Explainer | _Recorder) -> list[str]:
 
 
 _HUNDREDTHS = Decimal("0.01")
+
+#: A daily dose this many times a rule's maximum is more likely an entry error (a microgram dose
+#: entered in mg, a weekly dose as daily) than a prescription: the finding says to check the entry.
+#: A data-entry check, as :func:`medkg.patient.plausibility_notes`: it never changes a finding's severity.
+_IMPLAUSIBLE_FACTOR = 10
+
+
+def _far_above(value: object, limit: object) -> bool:
+    """Whether ``value`` is more than :data:`_IMPLAUSIBLE_FACTOR` times ``limit`` (both numbers, mg/day)."""
+    if not isinstance(value, int | float | Decimal) or not isinstance(limit, int | float | Decimal) or limit <= 0:
+        return False
+    return float(value) > _IMPLAUSIBLE_FACTOR * float(limit)
 
 
 def _hundredths(value: Decimal) -> str:
