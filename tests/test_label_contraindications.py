@@ -5,6 +5,9 @@
 - Promethazine boxed warning (src-label-promethazine): not under 2 years of age.
 - Rosuvastatin and simvastatin: contraindicated in decompensated cirrhosis (Child-Pugh C as the
   proxy, as for atorvastatin); both marked uncertain, read in secondary summaries.
+- Pravastatin (current label, section 4: acute liver failure or decompensated cirrhosis), lovastatin
+  (immediate-release DailyMed label: active liver disease) and pitavastatin (Medscape
+  summary; 2019 LIVALO label: active liver disease): the same Child-Pugh C proxy, marked uncertain.
 """
 
 from __future__ import annotations
@@ -58,17 +61,47 @@ def test_promethazine_is_contraindicated_under_2_years(kb: KnowledgeBase, age: f
     assert ("https://w3id.org/medkg/kg/rule-promethazine-under-2-years" in found) is fires
 
 
+STATINS = ("atorvastatin", "simvastatin", "rosuvastatin", "pravastatin", "lovastatin", "pitavastatin")
+
+
 @pytest.mark.parametrize(("child_pugh", "fires"), [("C", True), ("B", False), ("A", False)])
 def test_statins_in_child_pugh_c(kb: KnowledgeBase, child_pugh: str, fires: bool) -> None:
     patient = {
         "age_years": 60,
         "sex": "male",
         "child_pugh": child_pugh,
-        "medications": [{"drug": "atorvastatin"}, {"drug": "simvastatin"}, {"drug": "rosuvastatin"}],
+        "medications": [{"drug": statin} for statin in STATINS],
     }
     found = _contraindications(kb, patient)
-    expected = {"atorvastatin", "simvastatin", "rosuvastatin"} if fires else set()
+    expected = set(STATINS) if fires else set()
     assert {drug for drugs in found.values() for drug in drugs} == expected
+
+
+@pytest.mark.parametrize(
+    ("statin", "label_url"),
+    [
+        ("pravastatin", "https://prescriberpoint.com/therapies/pravastatin-sodium-0158f4f"),
+        (
+            "lovastatin",
+            "https://dailymed.nlm.nih.gov/dailymed/lookup.cfm?setid=fb1b0b49-749d-41b2-b04f-198de4a5e02f&version=11",
+        ),
+        ("pitavastatin", "https://reference.medscape.com/drug/livalo-zypitamag-pitavastatin-999209"),
+    ],
+)
+def test_each_statin_alone_in_child_pugh_c_is_an_uncertain_contraindication(
+    kb: KnowledgeBase, statin: str, label_url: str
+) -> None:
+    """One statin, Child-Pugh C: its own rule fires as a contraindication, cited and marked uncertain."""
+    rule = f"https://w3id.org/medkg/kg/rule-{statin}-decompensated-liver"
+    patient = {"age_years": 60, "sex": "female", "child_pugh": "C", "medications": [{"drug": statin}]}
+    report = check(patient, kb=kb)
+    (finding,) = [f for f in report.findings if f.rule == rule]
+    assert (finding.kind, finding.severity, finding.drugs) == ("contraindication", "contraindicated", [statin])
+    assert "decompensated cirrhosis" in finding.summary
+    assert "decompensated cirrhosis" in finding.recommendation
+    assert all(ref.uncertain and "Child-Pugh" in (ref.uncertainty_note or "") for ref in finding.sources)
+    assert label_url in {ref.url for ref in finding.sources}
+    assert _contraindications(kb, {**patient, "child_pugh": "A"}) == {}
 
 
 def test_the_owl_engine_agrees_on_the_union_population(kb: KnowledgeBase) -> None:
