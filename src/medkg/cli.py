@@ -356,7 +356,16 @@ def check(
             _fail_input("--store applies to the sparql engine; --engine owl queries its own embedded store")
         engine = "sparql"
     if batch_source is not None:
-        if inputs or example or any(v is not None for v in (age, sex, weight, scr, crcl, egfr, child_pugh, as_of)):
+        patient_values = (age, sex, weight, scr, crcl, egfr, child_pugh, pregnant, breastfeeding, dialysis)
+        labs_given = (potassium, qtc, inr)
+        if (
+            inputs
+            or example
+            or conditions
+            or allergies
+            or as_of
+            or any(v is not None for v in (*patient_values, *labs_given))
+        ):
             _fail_input("--batch takes its patients from the batch input alone (no other patients or flags)")
         if output_format not in (None, "ndjson", "json"):
             _fail_input("--batch writes ndjson (default: one JSON record per line) or json (one JSON array)")
@@ -415,7 +424,7 @@ def check(
     files = [
         item
         for item in inputs
-        if item.strip() and (item == "-" or Path(item).exists() or item.lower().endswith(PATIENT_SUFFIXES))
+        if item.strip() and (item == "-" or _is_path(item) or item.lower().endswith(PATIENT_SUFFIXES))
     ]
     names = [item for item in inputs if item not in files]
     if example:
@@ -481,6 +490,14 @@ def check(
     else:
         _write_out(text)
     sys.exit(report.exit_code)
+
+
+def _is_path(item: str) -> bool:
+    """Whether a command-line argument names an existing file or folder (a name too long for one is not)."""
+    try:
+        return Path(item).exists()
+    except OSError:  # e.g. a 300-character medication name: ENAMETOOLONG
+        return False
 
 
 def _run_batch(

@@ -566,7 +566,11 @@ def parse_medication_arg(text: str) -> dict[str, Any]:
     Raises:
         PatientInputError: for an empty name (``''``, ``:10``) or an unparseable dose (never silently ignored).
     """
-    name, _, dose = text.partition(":")
+    name, colon, dose = text.partition(":")
+    if colon and not dose.strip():
+        raise PatientInputError(
+            f"medication {text!r}: nothing after ':': give NAME, or NAME:DOSE_MG[xTIMES_PER_DAY] (e.g. NAME:10x3)"
+        )
     if not name.strip():
         raise PatientInputError(
             f"medication {text!r}: empty medication name: give NAME[:DOSE_MG[xTIMES_PER_DAY]] (e.g. NAME:10x3)"

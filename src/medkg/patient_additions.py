@@ -72,13 +72,24 @@ def _value(name: str, value: Any) -> str:
     return f"{value}{unit}"
 
 
+#: States that a "no" given beside the file never overrides the file's "yes": as when a FHIR record
+#: contradicts itself (docs/fhir.md), the patient is taken to be in the state, the safer reading -
+#: rules are written for these states, none for their absence, so it hides no finding.
+_YES_KEPT = frozenset({"pregnant", "breastfeeding"})
+
+#: A value given beside the file -> the file's values derived from older data of the same kind,
+#: not used once it is given (unless given too): a new serum creatinine makes the file's CrCl and
+#: eGFR stale, and an entered CrCl would otherwise take precedence over it (medkg.renal).
+_MAKES_STALE: dict[str, tuple[str, ...]] = {"serum_creatinine_mg_dl": ("crcl_ml_min", "egfr_ml_min_1_73m2")}
+
+
 def _replaced(name: str, old: Any, new: Any, origin: str) -> str | None:
     """Return the note for one value: added, replacing the file's, or None when the file gives the same value."""
     if old == new and type(old) is type(new):
         return None
     label = _SHOWN.get(name, (name, ""))[0]
     if old is None:
-        return f"{origin}: {label} {_value(name, new)} added (the file gives none)"
+        return f"{origin}: {label} {_value(name, new)} added (none taken from the file)"
     return f"{origin}: {label} {_value(name, new)} used instead of the file's {_value(name, old)}"
 
 
@@ -99,8 +110,10 @@ def add_to_patient(
 ) -> tuple[Patient, list[str]]:
     """Return ``patient`` with ``additions`` put on it, and one note per value added or replaced.
 
-    A value the file gives differently is replaced (the note names both); conditions, allergies
-    and medications are added to the file's lists. A medication the file already lists by the
+    A value the file gives differently is replaced (the note names both), except that a "no" for
+    pregnancy or breastfeeding never overrides the file's "yes" (the patient is taken to be in the
+    state, noted); a serum creatinine given makes the file's CrCl and eGFR unused (noted) unless
+    they are given too. Conditions, allergies and medications are added to the file's lists. A medication the file already lists by the
     same name is added all the same (both are checked, as a duplicate would be) and the note says
     so. The result is validated as any patient input is.
 
@@ -117,10 +130,25 @@ def add_to_patient(
     data = patient.model_dump()
     notes = []
     for name, value in additions.values.items():
-        note = _replaced(name, data.get(name), value, origin)
+        old = data.get(name)
+        if name in _YES_KEPT and old is True and value is False:
+            notes.append(
+                f"{origin}: {_SHOWN[name][0]} no contradicts the file's yes: taken as {_SHOWN[name][0]} (the safer "
+                "reading: no rule needs its absence); correct the record if this no longer holds"
+            )
+            continue
+        note = _replaced(name, old, value, origin)
         if note:
             notes.append(note)
         data[name] = value
+        for stale in _MAKES_STALE.get(name, ()):
+            if data.get(stale) is not None and stale not in additions.values and note:
+                label = _SHOWN[name][0]
+                notes.append(
+                    f"{origin}: the file's {_SHOWN[stale][0]} {_value(stale, data[stale])} is not used: it predates "
+                    f"the {label} given (give it too to use it)"
+                )
+                data[stale] = None
     if additions.labs:
         labs = dict(data.get("labs") or {})
         for name, value in additions.labs.items():
