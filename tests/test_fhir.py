@@ -18,7 +18,7 @@ from medkg.fhir.units import UnitError, convert, creatinine_mg_dl
 from medkg.fhir.validation import read_resource
 from medkg.knowledge_base import KnowledgeBase
 from medkg.loaders import InputError
-from medkg.names import PAST_STATUSES, as_past, resolve_condition, split_past
+from medkg.names import PAST_STATUSES, as_past, icd10_ancestors, resolve_condition, split_past
 from medkg.renal import renal_function
 from sample_files import C1, F1, F3, F4, F5, F6, F8, F9, sample, samples_dir
 
@@ -460,6 +460,27 @@ def test_resolve_condition_by_code_then_text() -> None:
     assert resolve_condition("Heart failure [SNOMED CT 999]", names) == "urn:hf"
     assert resolve_condition("heart failure", names) == "urn:hf"
     assert resolve_condition("gout [SNOMED CT 90560007]", names) is None
+
+
+def test_icd10_codes_are_matched_through_their_hierarchy_nearest_first() -> None:
+    """ICD-10 is hierarchical by prefix: K26.0 (acute duodenal ulcer with haemorrhage) is under K26 (duodenal ulcer)."""
+    assert icd10_ancestors("T78.3XXA") == ["T78.3XX", "T78.3X", "T78.3", "T78"]
+    assert icd10_ancestors("K26.0") == ["K26"]
+    assert icd10_ancestors("K26") == [] and icd10_ancestors("N18.") == []
+    names = {
+        "k26": "urn:ulcer",
+        "n18": "urn:ckd",
+        "n18.4": "urn:ckd4",
+        "duodenal ulcer": "urn:text",
+        "12847006": "urn:x",
+    }
+    assert resolve_condition("Acute duodenal ulcer with haemorrhage [ICD-10 K26.0]", names) == "urn:ulcer"
+    assert resolve_condition("CKD stage 4 [ICD-10 N18.4]", names) == "urn:ckd4"  # the exact code first
+    assert resolve_condition("CKD stage 5 [ICD-10 N18.5]", names) == "urn:ckd"  # never a sibling (N18.4)
+    assert resolve_condition("Duodenal ulcer [ICD-10 K26.9]", names) == "urn:text"  # the display before an ancestor
+    assert resolve_condition("Ulcer [SNOMED CT 12847006; ICD-10 K26.0]", names) == "urn:x"  # any exact code first
+    # SNOMED CT codes have no prefix hierarchy: never shortened
+    assert resolve_condition("Something [SNOMED CT 13200003123]", {"13200003": "urn:pu"}) is None
 
 
 # ---------------------------------------------------------------- command line

@@ -11,7 +11,15 @@ import difflib
 import re
 from collections.abc import Mapping
 
-__all__ = ["combination_parts", "normalise", "resolve", "resolve_allergen", "resolve_condition", "suggest"]
+__all__ = [
+    "combination_parts",
+    "icd10_ancestors",
+    "normalise",
+    "resolve",
+    "resolve_allergen",
+    "resolve_condition",
+    "suggest",
+]
 
 _SPACES = re.compile(r"\s+")
 #: A coded name as the FHIR reader writes it: "Chronic kidney disease stage 3 [SNOMED CT 433144002; ICD-10 N18.3]".
@@ -88,21 +96,47 @@ def resolve_allergen(name: str, names: Mapping[str, str]) -> str | None:
     return found if found is not None else names.get(_ALLERGY_WORD.sub("", normalise(name)))
 
 
+def icd10_ancestors(code: str) -> list[str]:
+    """Return the ICD-10 codes above ``code`` in its hierarchy, nearest first, down to its 3-character category.
+
+    ICD-10 (and ICD-10-CM) codes are hierarchical by prefix: each character after the category
+    narrows its parent, so ``"T78.3XXA"`` is under ``T78.3XX``, ``T78.3X``, ``T78.3`` and ``T78``,
+    and ``"K26.0"`` (acute duodenal ulcer with haemorrhage) under ``K26`` (duodenal ulcer). The
+    placeholder ``X`` and the dot are kept as written. A code of 3 characters or fewer has none.
+    """
+    text = code.strip()
+    ancestors = []
+    while len(text.replace(".", "")) > 3:
+        text = text[:-1].rstrip(".")
+        ancestors.append(text)
+    return ancestors
+
+
 def resolve_condition(name: str, names: Mapping[str, str]) -> str | None:
     """Resolve a condition name, also written with codes: ``"<text> [SNOMED CT <code>; ICD-10 <code>]"``.
 
     The whole name is tried first, then each code in the brackets in order (the knowledge base
-    lists SNOMED CT and ICD-10 codes among condition names), then the text alone.
+    lists SNOMED CT and ICD-10 codes among condition names), then the text alone, and last each
+    ICD-10 code's ancestors, nearest first (:func:`icd10_ancestors`): a condition the knowledge
+    base lists by its ICD-10 category takes in every more specific code below it. SNOMED CT codes
+    are matched exactly (medkg holds no SNOMED CT hierarchy).
     """
     found = resolve(name, names)
     match = _CODED.match(name.strip())
     if found is not None or match is None:
         return found
-    for part in match["codes"].split(";"):
-        code = _CODE.match(part.strip())
-        if code is not None and (found := resolve(code["code"], names)) is not None:
+    codes = [code for part in match["codes"].split(";") if (code := _CODE.match(part.strip())) is not None]
+    for code in codes:
+        if (found := resolve(code["code"], names)) is not None:
             return found
-    return resolve(match["text"], names) if match["text"] else None
+    if match["text"] and (found := resolve(match["text"], names)) is not None:
+        return found
+    for code in codes:
+        if code.group(0).upper().startswith("ICD-10"):
+            for ancestor in icd10_ancestors(code["code"]):
+                if (found := resolve(ancestor, names)) is not None:
+                    return found
+    return None
 
 
 #: A strength or form written after a name: "50 mg", "5/325", "10mg", "XL 50 mg" stays "XL".
