@@ -2,6 +2,8 @@
 
 - Ketorolac boxed warning (src-label-ketorolac-tablets): contraindicated with active or past peptic
   ulcer or gastrointestinal bleeding, at any age (the Beers rule only covers 65 and over).
+  A condition coded in ICD-10 below the categories the knowledge base lists (K25-K28, K92.0-K92.2,
+  Z87.11) is matched through the ICD-10 hierarchy (medkg.names.icd10_ancestors).
 - Promethazine boxed warning (src-label-promethazine): not under 2 years of age.
 - Rosuvastatin and simvastatin: contraindicated in decompensated cirrhosis (Child-Pugh C as the
   proxy, as for atorvastatin); both marked uncertain, read in secondary summaries.
@@ -51,6 +53,23 @@ def test_a_past_gi_bleed_counts_like_a_past_ulcer(kb: KnowledgeBase) -> None:
         "medications": [{"drug": "ketorolac"}],
     }
     assert "https://w3id.org/medkg/kg/rule-ketorolac-ulcer-or-gi-bleeding" in _contraindications(kb, patient)
+
+
+@pytest.mark.parametrize(
+    "coded",
+    [
+        "Acute duodenal ulcer with hemorrhage [SNOMED CT 12847006; ICD-10 K26.0]",  # K26: duodenal ulcer
+        "Gastric ulcer, unspecified [ICD-10 K25.9]",
+        "Melena [ICD-10 K92.1]",  # GI bleeding history: K92.0-K92.2
+        "Personal history of peptic ulcer disease [ICD-10 Z87.11] (resolved)",
+    ],
+)
+def test_ketorolac_with_an_ulcer_coded_below_the_listed_icd10_category(kb: KnowledgeBase, coded: str) -> None:
+    """A FHIR condition coded more specifically than the knowledge base lists is caught through the ICD-10 hierarchy."""
+    patient = {"age_years": 40, "conditions": [coded], "medications": [{"drug": "ketorolac"}]}
+    assert _contraindications(kb, patient).get("https://w3id.org/medkg/kg/rule-ketorolac-ulcer-or-gi-bleeding") == [
+        "ketorolac"
+    ]
 
 
 @pytest.mark.parametrize(("age", "fires"), [(0.5, True), (1.99, True), (2.0, False), (30, False)])

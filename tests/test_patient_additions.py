@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BACLOFEN_BUNDLE
+from conftest import BACLOFEN_BUNDLE, baclofen_order
 from conftest import run_medkg as medkg
 from medkg.knowledge_base import KnowledgeBase
 from medkg.loaders import PatientInputError, load_input
@@ -23,17 +23,7 @@ RIVAROXABAN_BUNDLE = {
     "type": "collection",
     "entry": [
         {"resource": {"resourceType": "Patient", "id": "p", "birthDate": "1950-05-01", "gender": "male"}},
-        {
-            "resource": {
-                "resourceType": "MedicationRequest",
-                "id": "m1",
-                "status": "active",
-                "intent": "order",
-                "subject": {"reference": "Patient/p"},
-                "authoredOn": "2024-01-01",
-                "medicationCodeableConcept": {"text": "rivaroxaban"},
-            }
-        },
+        {"resource": baclofen_order(medicationCodeableConcept={"text": "rivaroxaban"}, authoredOn="2024-01-01")},
     ],
 }
 
@@ -181,11 +171,7 @@ def test_warfarin_in_pregnancy_stays_contraindicated_with_not_pregnant(kb: Knowl
                 "code": {"coding": [{"system": "http://snomed.info/sct", "code": "77386006", "display": "Pregnancy"}]},
                 "onsetDateTime": "2024-01-10",
             }},
-            {"resource": {
-                "resourceType": "MedicationRequest", "id": "m1", "status": "active", "intent": "order",
-                "subject": {"reference": "Patient/p"}, "authoredOn": "2024-02-01",
-                "medicationCodeableConcept": {"text": "warfarin"},
-            }},
+            {"resource": baclofen_order(medicationCodeableConcept={"text": "warfarin"}, authoredOn="2024-02-01")},
         ],
     }  # fmt: skip
     path = tmp_path / "pregnant.json"
