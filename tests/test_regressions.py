@@ -486,3 +486,60 @@ def test_an_older_adults_nsaid_renal_finding_is_reported_once(kb: KnowledgeBase)
 
     assert renal_rules(80) == [kg + "rule-beers-nsaid-crcl-below-30"]
     assert renal_rules(50) == [kg + "rule-nsaid-crcl-below-30"]
+
+
+@pytest.mark.parametrize(
+    "condition",
+    ["coronary artery disease", "ischaemic heart disease", "CAD", "Coronary arteriosclerosis [ICD-10 I25.10]"],
+)
+def test_coronary_artery_disease_meets_the_ischaemic_heart_disease_rules(kb: KnowledgeBase, condition: str) -> None:
+    """Found 2026-12-02: 'coronary artery disease' resolved to a class unrelated to ischaemic heart disease.
+
+    So sumatriptan (contraindicated in ischaemic heart disease, triptan labels) and the beta-blocker
+    boxed warning (do not stop abruptly, Toprol-XL) stayed silent. kg:CoronaryArteryDisease is now
+    a subclass of kg:IschemicHeartDisease (ICD-10 files I25.1 under I20-I25); both engines agree.
+    """
+    patient = load_patient(
+        {"age_years": 70, "conditions": [condition], "medications": [{"drug": "sumatriptan"}, {"drug": "metoprolol"}]}
+    )
+    for engine in ("default", "sparql"):
+        report = check(patient, kb=kb, engine=engine)
+        assert {"PatientWithCoronaryArteryDisease", "PatientWithIschemicHeartDisease"} <= set(
+            report.patient.populations
+        )
+        rules = {f.rule: f.severity for f in report.findings}
+        assert rules.get("https://w3id.org/medkg/kg/rule-beta-blocker-withdrawal-ihd") == "info"
+        assert any(f.severity == "contraindicated" and f.drugs == ["sumatriptan"] for f in report.findings), engine
+
+
+@pytest.mark.parametrize(
+    "condition", ["fragility fracture", "osteoporotic fracture", "Fracture [ICD-10 M80.08XA]", "Hx [ICD-10 Z87.310]"]
+)
+def test_a_fragility_fracture_is_both_a_fracture_history_and_osteoporosis(kb: KnowledgeBase, condition: str) -> None:
+    """Found 2026-12-02: 'fragility fracture' named two unrelated classes and resolved to the fall history alone.
+
+    START E3/E4 (vitamin D, calcium, bone anti-resorptive therapy) are for 'documented osteoporosis
+    and/or previous fragility fracture(s)'; Beers 2023 Table 3 for a 'history of falls or fractures'.
+    """
+    patient = load_patient({"age_years": 80, "conditions": [condition], "medications": [{"drug": "zolpidem"}]})
+    report = check(patient, kb=kb)
+    assert {"PatientWithFallHistory", "PatientWithOsteoporosis"} <= set(report.patient.populations)
+    omitted = {f.rule for f in report.findings if f.kind == "omission"}
+    assert "https://w3id.org/medkg/kg/rule-start-bone-therapy-osteoporosis" in omitted
+    past = check(load_patient({"age_years": 80, "conditions": ["fragility fracture (resolved)"], "medications": [
+        {"drug": "zolpidem"}
+    ]}), kb=kb)  # fmt: skip
+    assert "PatientWithOsteoporosis" in past.patient.populations  # a previous fracture counts
+
+
+def test_no_condition_name_resolves_to_one_of_two_unrelated_classes(kb: KnowledgeBase) -> None:
+    """A name or code listed on two classes resolves to one only: it must be the subclass, which meets both."""
+    from collections import defaultdict
+
+    classes: dict[str, set[str]] = defaultdict(set)
+    for row in kb._rows("catalogue/condition-names"):
+        classes[str(row["name"]).casefold()].add(str(row["condition"]))
+    for name, found in classes.items():
+        if len(found) > 1:
+            resolved = kb.condition_names[name]
+            assert all(kb.rulebook.at_or_below(resolved, other) for other in found), (name, sorted(found))
