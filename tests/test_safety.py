@@ -183,3 +183,24 @@ def test_a_dose_far_above_the_maximum_says_to_check_the_entry(kb: KnowledgeBase,
     assert f"baclofen daily dose {dose} mg/day (baclofen {dose} mg x 1/day) > maximum 80 mg/day" in finding.because
     caution = f"caution: {dose} mg/day is more than 10 times the maximum; check the entry"
     assert any(line.startswith(caution) for line in finding.because) == cautioned
+
+
+def test_a_dose_no_general_maximum_checks_is_said_not_silently_passed(kb: KnowledgeBase) -> None:
+    """Digoxin 250 mg a day (a microgram dose typed as mg) has no daily maximum in the knowledge base.
+
+    The report said nothing about the dose; it now names the drugs whose dose met no limit.
+    Baclofen has one (80 mg/day, label), a drug without a dose has nothing to check, and a
+    combination product's dose has its own note (the dose is the product's).
+    """
+    patient = load_patient({"id": "n", "age_years": 50, "crcl_ml_min": 90, "sex": "male", "medications": [
+        {"drug": "digoxin", "dose_mg": 250, "times_per_day": 1}, {"drug": "baclofen", "dose_mg": 10, "times_per_day": 3},
+        {"drug": "sertraline"}, {"drug": "Augmentin", "dose_mg": 875, "times_per_day": 2},
+    ]})  # fmt: skip
+    assert "digoxin" not in {kb.label(d) for d in kb.dose_limited_drugs}
+    assert "baclofen" in {kb.label(d) for d in kb.dose_limited_drugs}
+    for engine in ("default", "sparql"):
+        notes = [n for n in check(patient, kb=kb, engine=engine).notes if n.startswith("dose not checked")]
+        assert notes == [
+            "dose not checked against a daily maximum (none for all patients in the knowledge base): digoxin; "
+            "check the dose against the label"
+        ]

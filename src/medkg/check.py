@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -107,6 +108,28 @@ def _check_many(
     ]
 
 
+def _doses_without_limit(kb: KnowledgeBase, pg: PatientGraph) -> list[str]:
+    """Return the labels of the drugs entered with a dose but without a general daily maximum in ``kb`` (sorted).
+
+    Without this a dose of such a drug (digoxin 250 mg a day, a microgram dose typed as mg) gave
+    no finding and no word: the report looked as if the dose had been checked. A combination
+    product's dose has its own note (its dose is the product's) and is left out here.
+    """
+    limited = kb.dose_limited_drugs
+    medications = pg.patient.medications
+    uses_per_medication = Counter(pg.positions.values())  # more than one: a combination product
+    return sorted(
+        {
+            kb.label(drug)
+            for use, (_name, drug) in pg.uses.items()
+            if drug is not None
+            and drug not in limited
+            and medications[pg.positions[use]].dose_mg is not None
+            and uses_per_medication[pg.positions[use]] == 1
+        }
+    )
+
+
 def build_report(  # noqa: PLR0917
     kb: KnowledgeBase,
     pg: PatientGraph,
@@ -129,6 +152,12 @@ def build_report(  # noqa: PLR0917
     partial = sorted({a.drug for a in assessed if a.curation_level not in (None, "label-depth")})
     if partial:
         notes.append(f"partly curated (tabular sources only): {', '.join(partial)}")
+    unlimited = _doses_without_limit(kb, pg)
+    if unlimited:
+        notes.append(
+            f"dose not checked against a daily maximum (none for all patients in the knowledge base): "
+            f"{', '.join(unlimited)}; check the dose against the label"
+        )
     return Report(
         engine=engine,
         knowledge_base=KnowledgeBaseRef(version=__version__, sha256=kb.sha256),

@@ -398,6 +398,11 @@ class KnowledgeBase:
         return {**names, **self.drug_names}
 
     @catalogued
+    def dose_limited_drugs(self) -> frozenset[str]:
+        """Drug IRIs with a general daily maximum (a dose rule for all patients names it or its class)."""
+        return frozenset(str(row["drug"]) for row in self._rows("catalogue/dose-limited-drugs"))
+
+    @catalogued
     def curation(self) -> dict[str, str]:
         """Drug IRI -> curation level (``label-depth`` or ``tabular``)."""
         return {str(row["drug"]): str(row["curation"]) for row in self._rows("catalogue/drug-names") if row["curation"]}
