@@ -355,17 +355,30 @@ def check(
         if engine == "owl":
             _fail_input("--store applies to the sparql engine; --engine owl queries its own embedded store")
         engine = "sparql"
+    # the patient values given as flags (model field -> value), and the labs
+    given: dict[str, Any] = {
+        key: value
+        for key, value in {
+            "age_years": age,
+            "sex": sex,
+            "weight_kg": weight,
+            "serum_creatinine_mg_dl": scr,
+            "crcl_ml_min": crcl,
+            "egfr_ml_min_1_73m2": egfr,
+            "child_pugh": child_pugh,
+            "pregnant": pregnant,
+            "breastfeeding": breastfeeding,
+            "dialysis": dialysis,
+        }.items()
+        if value is not None
+    }
+    labs = {
+        key: value
+        for key, value in {"potassium_mmol_l": potassium, "qtc_ms": qtc, "inr": inr}.items()
+        if value is not None
+    }
     if batch_source is not None:
-        patient_values = (age, sex, weight, scr, crcl, egfr, child_pugh, pregnant, breastfeeding, dialysis)
-        labs_given = (potassium, qtc, inr)
-        if (
-            inputs
-            or example
-            or conditions
-            or allergies
-            or as_of
-            or any(v is not None for v in (*patient_values, *labs_given))
-        ):
+        if inputs or example or given or labs or conditions or allergies or as_of:
             _fail_input("--batch takes its patients from the batch input alone (no other patients or flags)")
         if output_format not in (None, "ndjson", "json"):
             _fail_input("--batch writes ndjson (default: one JSON record per line) or json (one JSON array)")
@@ -396,28 +409,6 @@ def check(
     from .render.text import render_text
     from .render.turtle import render_turtle
 
-    flags = {
-        "age_years": age,
-        "sex": sex,
-        "weight_kg": weight,
-        "serum_creatinine_mg_dl": scr,
-        "crcl_ml_min": crcl,
-        "egfr_ml_min_1_73m2": egfr,
-        "child_pugh": child_pugh,
-        "pregnant": pregnant,
-        "breastfeeding": breastfeeding,
-        "dialysis": dialysis,
-    }
-    given: dict[str, Any] = {key: value for key, value in flags.items() if value is not None}
-    labs = {
-        key: value
-        for key, value in {"potassium_mmol_l": potassium, "qtc_ms": qtc, "inr": inr}.items()
-        if value is not None
-    }
-    if labs:
-        given["labs"] = labs
-    if allergies:
-        given["allergies"] = list(allergies)
     # an existing path, a .json/.ttl name or "-" (standard input) is a patient; anything else a medication
     # (an empty argument too: Path("") is the current folder, but '' is an empty medication name)
     kb = None if store == "embedded" else _knowledge_base(store)
@@ -449,7 +440,7 @@ def check(
             loaded = load_input(files[0], as_of=day, known=known)
         patient, notes = loaded.patient, loaded.notes
         additions = Additions(
-            values={key: value for key, value in given.items() if key not in ("labs", "allergies")},
+            values=given,
             labs=labs,
             conditions=conditions,
             allergies=allergies,
@@ -465,7 +456,9 @@ def check(
             _fail_input("--as-of applies to a FHIR Bundle or CDS Hooks file")
         if not names:
             _fail_input("nothing to check: give a patient file, --example NAME or medication names (see --help)")
-        data: dict[str, Any] = dict(given, id="cli", conditions=list(conditions))
+        data: dict[str, Any] = dict(given, id="cli", conditions=list(conditions), allergies=list(allergies))
+        if labs:
+            data["labs"] = labs
         data["medications"] = [parse_medication_arg(item) for item in names]
         patient, notes = patient_from_dict(data, origin="command line"), []
 

@@ -24,7 +24,7 @@ __all__ = [
 _SPACES = re.compile(r"\s+")
 #: A coded name as the FHIR reader writes it: "Chronic kidney disease stage 3 [SNOMED CT 433144002; ICD-10 N18.3]".
 _CODED = re.compile(r"^(?P<text>.*?)\s*\[(?P<codes>[^\[\]]+)\]$")
-_CODE = re.compile(r"^(?:SNOMED CT|ICD-10)\s+(?P<code>\S+)$", re.IGNORECASE)
+_CODE = re.compile(r"^(?P<system>SNOMED CT|ICD-10)\s+(?P<code>\S+)$", re.IGNORECASE)
 
 
 #: How a condition entered as past says so: "<name> (resolved)" (see :func:`as_past`).
@@ -132,7 +132,7 @@ def resolve_condition(name: str, names: Mapping[str, str]) -> str | None:
     if match["text"] and (found := resolve(match["text"], names)) is not None:
         return found
     for code in codes:
-        if code.group(0).upper().startswith("ICD-10"):
+        if code["system"].upper() == "ICD-10":
             for ancestor in icd10_ancestors(code["code"]):
                 if (found := resolve(ancestor, names)) is not None:
                     return found
