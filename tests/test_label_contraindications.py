@@ -7,6 +7,11 @@
 - Promethazine boxed warning (src-label-promethazine): not under 2 years of age.
 - Rosuvastatin and simvastatin: contraindicated in decompensated cirrhosis (Child-Pugh C as the
   proxy, as for atorvastatin); both marked uncertain, read in secondary summaries.
+- STOPP H1 (src-stopp-start-v2, NSAID other than COX-2 selective "with history of peptic ulcer disease
+  or gastrointestinal bleeding"): the bleeding half, for an older adult with a bleed and no ulcer; a
+  bleeding ulcer is both (kg:BleedingPepticUlcer, HL7 PDDI CDS 'Upper gastrointestinal bleed' value
+  set for SNOMED CT, K25-K28 .0/.2/.4/.6 for ICD-10), reported once by the Beers ulcer rule.
+  STOPP H9 (oral bisphosphonates): peptic ulcer "or upper gastrointestinal bleeding", not a lower one.
 - Pravastatin (current label, section 4: acute liver failure or decompensated cirrhosis), lovastatin
   (immediate-release DailyMed label: active liver disease) and pitavastatin (Medscape
   summary; 2019 LIVALO label: active liver disease): the same Child-Pugh C proxy, marked uncertain.
@@ -127,3 +132,111 @@ def test_the_owl_engine_agrees_on_the_union_population(kb: KnowledgeBase) -> Non
     """PatientWithUlcerOrGIBleedingHistory is an owl:unionOf: HermiT and the compiled classifier must agree."""
     patient = {"age_years": 40, "conditions": ["gi bleed"], "medications": [{"drug": "ketorolac"}]}
     assert _contraindications(kb, patient, "owl") == _contraindications(kb, patient)
+
+
+KG = "https://w3id.org/medkg/kg/"
+
+
+def _rules(kb: KnowledgeBase, patient: dict[str, Any], engine: str = "default") -> dict[str, list[str]]:
+    report = check(patient, kb=kb, engine=engine)
+    return {(f.rule or "").removeprefix(KG): f.drugs for f in report.findings if f.rule}
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        "gi bleed",
+        "lower gi bleeding",
+        "upper GI bleed",
+        "haematemesis",
+        "Melena [ICD-10 K92.1]",
+        "Gastric hemorrhage [SNOMED CT 61401005]",
+        "gastrointestinal bleeding (resolved)",  # a past bleed counts
+    ],
+)
+def test_stopp_h1_an_nsaid_after_a_gi_bleed_in_an_older_adult(kb: KnowledgeBase, condition: str) -> None:
+    """STOPP H1's bleeding half: a non-selective NSAID after any gastrointestinal bleed, age 65 or more."""
+    patient = {"age_years": 78, "conditions": [condition], "medications": [{"drug": "naproxen"}]}
+    found = _rules(kb, patient)
+    assert found.get("rule-stopp-nsaid-gi-bleeding-history") == ["naproxen"]
+    assert "rule-beers-ulcer-nsaid" not in found  # a bleed is not an ulcer
+    (finding,) = [f for f in check(patient, kb=kb).findings if f.rule == KG + "rule-stopp-nsaid-gi-bleeding-history"]
+    assert (finding.kind, finding.severity) == ("caution", "major")
+    assert any("STOPP criterion H1" in (ref.locator or "") and ref.uncertain for ref in finding.sources)
+
+
+@pytest.mark.parametrize(
+    ("patient", "fires"),
+    [
+        ({"age_years": 64, "conditions": ["gi bleed"], "medications": [{"drug": "ibuprofen"}]}, False),  # STOPP: 65+
+        ({"age_years": 78, "conditions": ["hypertension"], "medications": [{"drug": "ibuprofen"}]}, False),
+        ({"age_years": 78, "conditions": ["gi bleed"], "medications": [{"drug": "celecoxib"}]}, False),  # COX-2
+        ({"age_years": 78, "conditions": ["gi bleed"], "medications": [{"drug": "ibuprofen"}]}, True),
+    ],
+)
+def test_stopp_h1_bleeding_half_only_where_its_terms_hold(
+    kb: KnowledgeBase, patient: dict[str, Any], fires: bool
+) -> None:
+    assert ("rule-stopp-nsaid-gi-bleeding-history" in _rules(kb, patient)) is fires
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        "bleeding ulcer",
+        "bleeding duodenal ulcer",
+        "Acute gastric ulcer with hemorrhage [SNOMED CT 89748001]",
+        "Chronic duodenal ulcer with hemorrhage but without obstruction [SNOMED CT 62341002]",
+        "Duodenal ulcer with haemorrhage [ICD-10 K26.4]",
+        "Gastrojejunal ulcer [ICD-10 K28.6]",
+    ],
+)
+def test_a_bleeding_ulcer_is_an_ulcer_and_an_upper_gi_bleed(kb: KnowledgeBase, condition: str) -> None:
+    """Both halves meet: the Beers ulcer rule (which cites H1 too) is reported alone; H9 fires for the bisphosphonate."""
+    patient = {
+        "age_years": 78,
+        "conditions": [condition],
+        "medications": [{"drug": "naproxen"}, {"drug": "alendronate"}],
+    }
+    report = check(patient, kb=kb)
+    assert {"PatientWithPepticUlcerHistory", "PatientWithUpperGIBleedingHistory"} <= set(report.patient.populations)
+    found = _rules(kb, patient)
+    assert found.get("rule-beers-ulcer-nsaid") == ["naproxen"]
+    assert "rule-stopp-nsaid-gi-bleeding-history" not in found  # superseded for the same drug
+    assert found.get("rule-stopp-oral-bisphosphonate-ulcer") == ["alendronate"]
+
+
+@pytest.mark.parametrize(
+    ("condition", "fires"),
+    [
+        ("peptic ulcer", True),
+        ("upper gastrointestinal bleeding", True),
+        ("hematemesis [ICD-10 K92.0]", True),
+        ("lower gi bleed", False),  # H9 names upper gastrointestinal bleeding only
+        ("gastrointestinal haemorrhage", False),  # site unknown
+        ("Perforated duodenal ulcer [ICD-10 K26.5]", True),  # an ulcer, not a bleed
+    ],
+)
+def test_stopp_h9_oral_bisphosphonate_with_an_ulcer_or_upper_gi_bleed(
+    kb: KnowledgeBase, condition: str, fires: bool
+) -> None:
+    patient = {"age_years": 78, "conditions": [condition], "medications": [{"drug": "alendronate"}]}
+    assert ("rule-stopp-oral-bisphosphonate-ulcer" in _rules(kb, patient)) is fires
+
+
+def test_perforation_alone_is_not_a_bleed(kb: KnowledgeBase) -> None:
+    """K26.5 (chronic duodenal ulcer with perforation) is an ulcer by its category, not a bleeding ulcer."""
+    patient = {"age_years": 78, "conditions": ["Duodenal ulcer [ICD-10 K26.5]"], "medications": [{"drug": "naproxen"}]}
+    report = check(patient, kb=kb)
+    assert "PatientWithPepticUlcerHistory" in report.patient.populations
+    assert "PatientWithGIBleedingHistory" not in report.patient.populations
+
+
+def test_the_owl_engine_agrees_on_a_bleeding_ulcer(kb: KnowledgeBase) -> None:
+    """The two new subclasses and the union population: HermiT and the compiled classifier agree."""
+    patient = {
+        "age_years": 78,
+        "conditions": ["bleeding ulcer", "haematemesis"],
+        "medications": [{"drug": "naproxen"}, {"drug": "alendronate"}],
+    }
+    assert _rules(kb, patient, "owl") == _rules(kb, patient)
