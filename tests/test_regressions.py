@@ -513,6 +513,32 @@ def test_coronary_artery_disease_meets_the_ischaemic_heart_disease_rules(kb: Kno
 
 
 @pytest.mark.parametrize(
+    ("condition", "prompted"),
+    [
+        ("angina pectoris", True),  # ischaemic heart disease, not (named) coronary artery disease
+        ("Acute myocardial infarction [ICD-10 I21.4]", True),  # I21 under I20-I25
+        ("coronary artery disease", True),
+        ("hypertension", False),
+    ],
+)
+def test_start_a7_prompts_a_beta_blocker_for_any_ischaemic_heart_disease(
+    kb: KnowledgeBase, condition: str, prompted: bool
+) -> None:
+    """Found 2026-12-02: START A7 ('beta-blocker with ischaemic heart disease') required coronary artery disease.
+
+    A patient with angina pectoris or a myocardial infarction coded I21 (both ischaemic heart
+    disease only) got no prompt; a beta-blocker taken silences it.
+    """
+    rule = "https://w3id.org/medkg/kg/rule-start-beta-blocker-coronary-disease"
+    patient = {"age_years": 75, "conditions": [condition], "medications": [{"drug": "atorvastatin"}]}
+    for engine in ("default", "sparql"):
+        omitted = {f.rule for f in check(load_patient(patient), kb=kb, engine=engine).findings if f.kind == "omission"}
+        assert (rule in omitted) is prompted, engine
+    on_one = {**patient, "medications": [{"drug": "atorvastatin"}, {"drug": "metoprolol"}]}
+    assert rule not in {f.rule for f in check(load_patient(on_one), kb=kb).findings}
+
+
+@pytest.mark.parametrize(
     "condition", ["fragility fracture", "osteoporotic fracture", "Fracture [ICD-10 M80.08XA]", "Hx [ICD-10 Z87.310]"]
 )
 def test_a_fragility_fracture_is_both_a_fracture_history_and_osteoporosis(kb: KnowledgeBase, condition: str) -> None:
