@@ -12,6 +12,7 @@
   bleeding ulcer is both (kg:BleedingPepticUlcer, HL7 PDDI CDS 'Upper gastrointestinal bleed' value
   set for SNOMED CT, K25-K28 .0/.2/.4/.6 for ICD-10), reported once by the Beers ulcer rule.
   STOPP H9 (oral bisphosphonates): peptic ulcer "or upper gastrointestinal bleeding", not a lower one.
+- Warfarin: a history of GI bleeding is a labelled bleeding risk factor (COUMADIN 5.1, src-label-coumadin).
 - Pravastatin (current label, section 4: acute liver failure or decompensated cirrhosis), lovastatin
   (immediate-release DailyMed label: active liver disease) and pitavastatin (Medscape
   summary; 2019 LIVALO label: active liver disease): the same Child-Pugh C proxy, marked uncertain.
@@ -240,3 +241,14 @@ def test_the_owl_engine_agrees_on_a_bleeding_ulcer(kb: KnowledgeBase) -> None:
         "medications": [{"drug": "naproxen"}, {"drug": "alendronate"}],
     }
     assert _rules(kb, patient, "owl") == _rules(kb, patient)
+
+
+@pytest.mark.parametrize(
+    ("condition", "fires"),
+    [("gi bleed", True), ("bleeding ulcer", True), ("Melena [ICD-10 K92.1]", True), ("peptic ulcer", False)],
+)
+def test_warfarin_after_a_gi_bleed_is_a_labelled_bleeding_risk(kb: KnowledgeBase, condition: str, fires: bool) -> None:
+    """COUMADIN 5.1 (src-label-coumadin) lists a history of GI bleeding among the risk factors for bleeding."""
+    patient = {"age_years": 50, "conditions": [condition], "medications": [{"drug": "warfarin"}]}
+    found = [f for f in check(patient, kb=kb).findings if f.rule == KG + "rule-warfarin-gi-bleeding-history"]
+    assert [(f.kind, f.severity, f.drugs) for f in found] == ([("caution", "moderate", ["warfarin"])] if fires else [])
