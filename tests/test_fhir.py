@@ -18,7 +18,7 @@ from medkg.fhir.units import UnitError, convert, creatinine_mg_dl
 from medkg.fhir.validation import read_resource
 from medkg.knowledge_base import KnowledgeBase
 from medkg.loaders import InputError
-from medkg.names import PAST_STATUSES, as_past, icd10_ancestors, resolve_condition, split_past
+from medkg.names import PAST_STATUSES, as_past, icd10_ancestors, icd10_with_dot, resolve_condition, split_past
 from medkg.renal import renal_function
 from sample_files import C1, F1, F3, F4, F5, F6, F8, F9, sample, samples_dir
 
@@ -481,6 +481,32 @@ def test_icd10_codes_are_matched_through_their_hierarchy_nearest_first() -> None
     assert resolve_condition("Ulcer [SNOMED CT 12847006; ICD-10 K26.0]", names) == "urn:x"  # any exact code first
     # SNOMED CT codes have no prefix hierarchy: never shortened
     assert resolve_condition("Something [SNOMED CT 13200003123]", {"13200003": "urn:pu"}) is None
+
+
+def test_of_two_coded_classes_the_most_specific_is_taken_whatever_the_order() -> None:
+    """Found 2026-12-02: '[SNOMED CT 13200003; ICD-10 K25.0]' was an ulcer only, the reverse order a bleeding ulcer."""
+    names = {"13200003": "urn:ulcer", "k25.0": "urn:bleeding-ulcer", "k26": "urn:ulcer", "k26.4": "urn:bleeding-ulcer"}
+    below = {("urn:bleeding-ulcer", "urn:ulcer")}
+
+    def narrower(cls: str, target: str) -> bool:
+        return cls == target or (cls, target) in below
+
+    for written in ("[SNOMED CT 13200003; ICD-10 K25.0]", "[ICD-10 K25.0; SNOMED CT 13200003]"):
+        assert resolve_condition(f"Ulcer {written}", names, narrower) == "urn:bleeding-ulcer"
+    assert resolve_condition("Ulcer [SNOMED CT 13200003; ICD-10 K25.0]", names) == "urn:ulcer"  # no hierarchy given
+    unrelated = {"1": "urn:a", "k25.0": "urn:b"}
+    assert resolve_condition("X [SNOMED CT 1; ICD-10 K25.0]", unrelated, narrower) == "urn:a"  # first as written
+
+
+def test_an_icd10_code_written_without_its_dot_is_read_with_it() -> None:
+    """'K264' was cut to its category K26 (the haemorrhage lost) and 'K921' not recognised at all."""
+    assert icd10_with_dot("K264") == "K26.4" and icd10_with_dot("I2510") == "I25.10"
+    assert icd10_with_dot("K26") == "K26" and icd10_with_dot("K26.4") == "K26.4"
+    names = {"k26": "urn:ulcer", "k26.4": "urn:bleeding-ulcer", "k92.1": "urn:melaena"}
+    assert resolve_condition("Ulcer [ICD-10 K264]", names) == "urn:bleeding-ulcer"
+    assert resolve_condition("Melena [ICD-10 K921]", names) == "urn:melaena"
+    assert resolve_condition("Ulcer [ICD-10 K2641]", names) == "urn:bleeding-ulcer"  # K26.41 -> K26.4
+    assert resolve_condition("Code [SNOMED CT 12847006]", {"12847006": "urn:x"}) == "urn:x"  # SNOMED CT untouched
 
 
 # ---------------------------------------------------------------- command line

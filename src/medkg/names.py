@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 __all__ = [
     "combination_parts",
@@ -112,28 +112,65 @@ def icd10_ancestors(code: str) -> list[str]:
     return ancestors
 
 
-def resolve_condition(name: str, names: Mapping[str, str]) -> str | None:
+#: An ICD-10 code written without its dot: a letter, a digit, a third character and 1-4 more ("K264", "I2510").
+_DOTLESS_ICD10 = re.compile(r"^[A-Za-z]\d[0-9A-Za-z][0-9A-Za-z]{1,4}$")
+
+
+def icd10_with_dot(code: str) -> str:
+    """Write an ICD-10 code with the dot after its 3-character category: ``"K264"`` -> ``"K26.4"``.
+
+    Records often drop the dot; the knowledge base lists codes with it. A code that already has a
+    dot, or is not letter-digit-and-more shaped (e.g. a 3-character category), is returned as is.
+    """
+    text = code.strip()
+    return f"{text[:3]}.{text[3:]}" if _DOTLESS_ICD10.match(text) else text
+
+
+def _most_specific(found: list[str], narrower: Callable[[str, str], bool] | None) -> str:
+    """Return the one of ``found`` (in the order written) at or below all the others, else the first."""
+    if narrower is not None:
+        for candidate in found:
+            if all(narrower(candidate, other) for other in found):
+                return candidate
+    return found[0]
+
+
+def resolve_condition(
+    name: str, names: Mapping[str, str], narrower: Callable[[str, str], bool] | None = None
+) -> str | None:
     """Resolve a condition name, also written with codes: ``"<text> [SNOMED CT <code>; ICD-10 <code>]"``.
 
-    The whole name is tried first, then each code in the brackets in order (the knowledge base
-    lists SNOMED CT and ICD-10 codes among condition names), then the text alone, and last each
-    ICD-10 code's ancestors, nearest first (:func:`icd10_ancestors`): a condition the knowledge
-    base lists by its ICD-10 category takes in every more specific code below it. SNOMED CT codes
-    are matched exactly (medkg holds no SNOMED CT hierarchy).
+    The whole name is tried first, then the codes in the brackets, then the text alone, and last
+    each ICD-10 code's ancestors, nearest first (:func:`icd10_ancestors`): a condition the
+    knowledge base lists by its ICD-10 category takes in every more specific code below it. An
+    ICD-10 code written without its dot (``K264``) is read with it (:func:`icd10_with_dot`).
+    SNOMED CT codes are matched exactly (medkg holds no SNOMED CT hierarchy).
+
+    Args:
+        name: the condition as entered.
+        names: lower-case name or code -> condition class IRI.
+        narrower: ``narrower(a, b)`` is True when class ``a`` is ``b`` or below it. Given, of
+            several codes that name different classes (a SNOMED CT code for peptic ulcer and an
+            ICD-10 code for a bleeding one), the most specific class is taken whatever the codes'
+            order; without it, the first code's.
     """
     found = resolve(name, names)
     match = _CODED.match(name.strip())
     if found is not None or match is None:
         return found
-    codes = [code for part in match["codes"].split(";") if (code := _CODE.match(part.strip())) is not None]
-    for code in codes:
-        if (found := resolve(code["code"], names)) is not None:
-            return found
+    codes = [
+        (system, icd10_with_dot(written["code"]) if system == "ICD-10" else written["code"])
+        for part in match["codes"].split(";")
+        if (written := _CODE.match(part.strip())) is not None and (system := written["system"].upper())
+    ]
+    exact = [iri for _, code in codes if (iri := resolve(code, names)) is not None]
+    if exact:
+        return _most_specific(exact, narrower)
     if match["text"] and (found := resolve(match["text"], names)) is not None:
         return found
-    for code in codes:
-        if code["system"].upper() == "ICD-10":
-            for ancestor in icd10_ancestors(code["code"]):
+    for system, code in codes:
+        if system == "ICD-10":
+            for ancestor in icd10_ancestors(code):
                 if (found := resolve(ancestor, names)) is not None:
                     return found
     return None

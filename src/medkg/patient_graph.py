@@ -215,11 +215,11 @@ def patient_graph(patient: Patient, kb: KnowledgeBase, *, index: int = 0) -> Pat
 
     past_unused: list[str] = []
     for number, name in enumerate(patient.conditions):
-        condition = resolve_condition(name, kb.condition_names)
+        condition = resolve_condition(name, kb.condition_names, kb.rulebook.at_or_below)
         if condition is None:
             base, status = split_past(name)
             if status is not None:
-                condition = resolve_condition(base, kb.condition_names)
+                condition = resolve_condition(base, kb.condition_names, kb.rulebook.at_or_below)
                 if condition not in kb.past_episode_conditions:  # only a current episode matters
                     past_unused.append(name)
                     continue
@@ -275,7 +275,7 @@ def patient_graph(patient: Patient, kb: KnowledgeBase, *, index: int = 0) -> Pat
             if medication.times_per_day is not None:
                 add(use, _T["timesPerDay"], _literal(round(medication.times_per_day, _AMOUNT_PLACES)))
             if medication.indication:
-                condition = resolve_condition(medication.indication, kb.condition_names)
+                condition = resolve_condition(medication.indication, kb.condition_names, kb.rulebook.at_or_below)
                 if condition is None:
                     if part == 0:
                         result.not_used.append(f"indication: {medication.indication} (for {medication.drug})")
