@@ -252,3 +252,38 @@ def test_warfarin_after_a_gi_bleed_is_a_labelled_bleeding_risk(kb: KnowledgeBase
     patient = {"age_years": 50, "conditions": [condition], "medications": [{"drug": "warfarin"}]}
     found = [f for f in check(patient, kb=kb).findings if f.rule == KG + "rule-warfarin-gi-bleeding-history"]
     assert [(f.kind, f.severity, f.drugs) for f in found] == ([("caution", "moderate", ["warfarin"])] if fires else [])
+
+
+@pytest.mark.parametrize(
+    ("patient", "expected"),
+    [
+        # any age: the boxed warning, not an older-adult criterion
+        ({"age_years": 50, "conditions": ["bleeding ulcer"], "medications": [{"drug": "naproxen"}]}, ["naproxen"]),
+        ({"age_years": 50, "conditions": ["melena"], "medications": [{"drug": "ibuprofen"}]}, ["ibuprofen"]),
+        # COX-2-selective: outside Beers and STOPP H1, inside the boxed warning
+        ({"age_years": 78, "conditions": ["gi bleed"], "medications": [{"drug": "celecoxib"}]}, ["celecoxib"]),
+        # older adult, non-selective: the Beers or STOPP finding says it instead
+        ({"age_years": 78, "conditions": ["gi bleed"], "medications": [{"drug": "naproxen"}]}, []),
+        ({"age_years": 78, "conditions": ["peptic ulcer"], "medications": [{"drug": "naproxen"}]}, []),
+        ({"age_years": 50, "conditions": ["hypertension"], "medications": [{"drug": "naproxen"}]}, []),
+    ],
+)
+def test_the_nsaid_boxed_warning_after_an_ulcer_or_bleed_at_any_age(
+    kb: KnowledgeBase, patient: dict[str, Any], expected: list[str]
+) -> None:
+    """Found 2026-12-02 (new-user trial): naproxen at 50 after a bleeding ulcer, or celecoxib at 78 after a bleed, gave nothing."""
+    found = [f for f in check(patient, kb=kb).findings if f.rule == KG + "rule-nsaid-ulcer-or-gi-bleeding-history"]
+    assert [drug for f in found for drug in f.drugs] == expected
+    assert all((f.kind, f.severity) == ("caution", "moderate") for f in found)
+
+
+@pytest.mark.parametrize(
+    "condition",
+    ["melena", "history of GI bleed", "prior GI bleed", "upper GI haemorrhage", "coffee ground emesis",
+     "history of peptic ulcer disease", "history of bleeding peptic ulcer", "GIB", "hematochezia"],
+)  # fmt: skip
+def test_the_ways_clinicians_write_a_bleed_or_an_ulcer_are_recognised(kb: KnowledgeBase, condition: str) -> None:
+    """Names a new-user trial found 'not used' (2026-12-02)."""
+    report = check({"age_years": 78, "conditions": [condition], "medications": [{"drug": "naproxen"}]}, kb=kb)
+    assert report.not_used == []
+    assert "PatientWithUlcerOrGIBleedingHistory" in report.patient.populations

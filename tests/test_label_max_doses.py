@@ -9,13 +9,14 @@ one, moderate, citing the label copy read (sources in kg/sources/label-max-doses
 - Eszopiclone 3 mg/day (LUNESTA section 2; Drugs.com reproduction); the older-adult 2 mg rule supersedes it.
 - Ramelteon 8 mg/day (ROZEREM, total dose not to exceed 8 mg per day; RxList reproduction).
 - Zaleplon 20 mg/day (SONATA, doses above 20 mg not adequately evaluated, not recommended): uncertain.
-- Pitavastatin 4 mg/day (LIVALO 2.2, maximum recommended dosage 4 mg once daily; two label copies).
+- Pitavastatin 4 mg/day (LIVALO 2.2, maximum recommended dosage 4 mg once daily; two label copies); 2 mg
+  below eGFR 60 (2.3), which supersedes it. Eszopiclone: 2 mg in Child-Pugh C (LUNESTA), likewise.
 - Ranolazine 2000 mg/day (extended-release label 2.1, maximum 1000 mg twice daily; DrugCentral copy).
 - Perindopril 16 mg/day (ACEON 2.1, hypertension, maximum 16 mg per day; DailyMed): uncertain, the
   ceiling is stated for hypertension and applied to every indication.
 - Nebivolol 40 mg/day (BYSTOLIC, titration up to 40 mg; GlobalRPh copy): uncertain, not called a maximum.
-- Cetirizine 10 mg/day (OTC Drug Facts, not more than one 10 mg capsule in 24 hours; DailyMed); the
-  CrCl-below-30 rule (5 mg/day) supersedes it.
+- Cetirizine 10 mg/day (OTC Drug Facts, not more than one 10 mg capsule in 24 hours; DailyMed); beside
+  the CrCl-below-30 rule (5 mg/day, minor), not superseded by it.
 - Loratadine 10 mg/day (OTC Drug Facts, not more than 1 tablet in 24 hours; DailyMed).
 - Fexofenadine 180 mg/day (OTC Drug Facts of 180 mg tablets; DailyMed): uncertain for other products.
 - Oxcarbazepine 2400 mg/day (TRILEPTAL, monotherapy maximum; 1200 mg/day adjunctive; Drugs.com
@@ -76,7 +77,7 @@ CEILINGS: dict[str, tuple[tuple[float, float], tuple[float, float], list[str], b
 }
 
 
-def _patient(drug: str, dose_mg: float, times_per_day: float, **values: float) -> dict[str, Any]:
+def _patient(drug: str, dose_mg: float, times_per_day: float, **values: Any) -> dict[str, Any]:
     return {
         "age_years": 50,
         "sex": "female",
@@ -112,12 +113,26 @@ def test_a_dose_above_the_maximum_gives_one_cited_max_dose_finding(kb: Knowledge
     ("drug", "dose", "values", "specific"),
     [
         ("eszopiclone", (4, 1), {"age_years": 70}, "rule-eszopiclone-older-adult-max-dose"),
-        ("cetirizine", (20, 1), {"crcl_ml_min": 20}, "rule-cetirizine-crcl-below-30-max-dose"),
+        ("eszopiclone", (3, 1), {"child_pugh": "C"}, "rule-eszopiclone-severe-hepatic-max-dose"),  # LUNESTA: 2 mg
+        ("pitavastatin", (4, 1), {"egfr_ml_min_1_73m2": 40}, "rule-pitavastatin-egfr-below-60-max-dose"),  # LIVALO 2.3
     ],
 )
 def test_a_population_ceiling_supersedes_the_general_one(
-    kb: KnowledgeBase, drug: str, dose: tuple[float, float], values: dict[str, float], specific: str
+    kb: KnowledgeBase, drug: str, dose: tuple[float, float], values: dict[str, Any], specific: str
 ) -> None:
-    """An older adult on eszopiclone 4 mg, or CrCl 20 on cetirizine 20 mg: one finding, the specific rule's."""
+    """An older adult on eszopiclone 4 mg, Child-Pugh C on 3 mg, eGFR 40 on pitavastatin 4 mg: the specific rule's finding only.
+
+    Found 2026-12-02 (new-user trial): the last two passed without a word once the general ceiling
+    had been added, where before a note had said the dose was not checked.
+    """
     report = check(_patient(drug, *dose, **values), kb=kb)
     assert [f.rule for f in report.findings if f.rule in {_rule(drug), KG + specific}] == [KG + specific]
+    at_cap = check(_patient(drug, 2, 1, **values), kb=kb)
+    assert KG + specific not in {f.rule for f in at_cap.findings}
+
+
+def test_cetirizine_above_both_ceilings_at_low_crcl_gives_both(kb: KnowledgeBase) -> None:
+    """20 mg/day at CrCl 20: above the renal 5 mg (minor) and the general 10 mg (moderate); the milder must not hide the other."""
+    report = check(_patient("cetirizine", 20, 1, crcl_ml_min=20), kb=kb)
+    found = {f.rule: f.severity for f in report.findings if f.rule and "cetirizine" in f.rule}
+    assert found == {_rule("cetirizine"): "moderate", KG + "rule-cetirizine-crcl-below-30-max-dose": "minor"}

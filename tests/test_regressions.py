@@ -539,6 +539,39 @@ def test_start_a7_prompts_a_beta_blocker_for_any_ischaemic_heart_disease(
 
 
 @pytest.mark.parametrize(
+    ("condition", "coronary"),
+    [
+        ("myocardial infarction", True),
+        ("MI", True),
+        ("heart attack", True),
+        ("NSTEMI", True),
+        ("unstable angina", True),
+        ("Myocardial infarction [SNOMED CT 22298006]", True),
+        ("NSTEMI [ICD-10 I21.4]", True),
+        ("Old myocardial infarction [ICD-10 I25.2] (resolved)", True),  # a past infarction counts
+        ("Type 2 MI [ICD-10 I21.A1]", False),  # supply-demand infarction: ischaemic heart disease only
+        ("angina pectoris (resolved)", False),
+    ],
+)
+def test_a_myocardial_infarction_meets_the_coronary_start_criteria(
+    kb: KnowledgeBase, condition: str, coronary: bool
+) -> None:
+    """Found 2026-12-02 (new-user trial): 'myocardial infarction', 'MI', 'heart attack' were not recognised.
+
+    An infarction coded I21.4 met START A7 only, not A3 (antiplatelet) or A5 (statin), and a
+    record marking an old infarction resolved met nothing. Type 1 and unspecified infarctions are
+    coronary artery disease (kg:CoronaryArteryDisease); every ischaemic heart disease counts when past.
+    """
+    report = check(load_patient({"age_years": 75, "conditions": [condition], "medications": []}), kb=kb)
+    assert report.not_used == []
+    assert "PatientWithIschemicHeartDisease" in report.patient.populations
+    omitted = {(f.rule or "").rsplit("/", 1)[1] for f in report.findings if f.kind == "omission"}
+    assert "rule-start-beta-blocker-coronary-disease" in omitted  # A7: any ischaemic heart disease
+    assert ("rule-start-antithrombotic-vascular-disease" in omitted) is coronary  # A3
+    assert ("rule-start-statin-vascular-disease" in omitted) is coronary  # A5
+
+
+@pytest.mark.parametrize(
     "condition", ["fragility fracture", "osteoporotic fracture", "Fracture [ICD-10 M80.08XA]", "Hx [ICD-10 Z87.310]"]
 )
 def test_a_fragility_fracture_is_both_a_fracture_history_and_osteoporosis(kb: KnowledgeBase, condition: str) -> None:
