@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 __all__ = [
     "combination_parts",
     "icd10_ancestors",
+    "icd10_with_dot",
     "normalise",
     "resolve",
     "resolve_allergen",
