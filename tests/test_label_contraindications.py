@@ -26,6 +26,7 @@ import pytest
 
 from medkg import check
 from medkg.knowledge_base import KnowledgeBase
+from medkg.report import Report
 
 
 def _contraindications(kb: KnowledgeBase, patient: dict[str, Any], engine: str = "default") -> dict[str, list[str]]:
@@ -138,8 +139,8 @@ def test_the_owl_engine_agrees_on_the_union_population(kb: KnowledgeBase) -> Non
 KG = "https://w3id.org/medkg/kg/"
 
 
-def _rules(kb: KnowledgeBase, patient: dict[str, Any], engine: str = "default") -> dict[str, list[str]]:
-    report = check(patient, kb=kb, engine=engine)
+def _rules(report: Report) -> dict[str, list[str]]:
+    """A report's findings as rule name (without the kg: namespace) -> drugs."""
     return {(f.rule or "").removeprefix(KG): f.drugs for f in report.findings if f.rule}
 
 
@@ -158,10 +159,11 @@ def _rules(kb: KnowledgeBase, patient: dict[str, Any], engine: str = "default") 
 def test_stopp_h1_an_nsaid_after_a_gi_bleed_in_an_older_adult(kb: KnowledgeBase, condition: str) -> None:
     """STOPP H1's bleeding half: a non-selective NSAID after any gastrointestinal bleed, age 65 or more."""
     patient = {"age_years": 78, "conditions": [condition], "medications": [{"drug": "naproxen"}]}
-    found = _rules(kb, patient)
+    report = check(patient, kb=kb)
+    found = _rules(report)
     assert found.get("rule-stopp-nsaid-gi-bleeding-history") == ["naproxen"]
     assert "rule-beers-ulcer-nsaid" not in found  # a bleed is not an ulcer
-    (finding,) = [f for f in check(patient, kb=kb).findings if f.rule == KG + "rule-stopp-nsaid-gi-bleeding-history"]
+    (finding,) = [f for f in report.findings if f.rule == KG + "rule-stopp-nsaid-gi-bleeding-history"]
     assert (finding.kind, finding.severity) == ("caution", "major")
     assert any("STOPP criterion H1" in (ref.locator or "") and ref.uncertain for ref in finding.sources)
 
@@ -178,7 +180,7 @@ def test_stopp_h1_an_nsaid_after_a_gi_bleed_in_an_older_adult(kb: KnowledgeBase,
 def test_stopp_h1_bleeding_half_only_where_its_terms_hold(
     kb: KnowledgeBase, patient: dict[str, Any], fires: bool
 ) -> None:
-    assert ("rule-stopp-nsaid-gi-bleeding-history" in _rules(kb, patient)) is fires
+    assert ("rule-stopp-nsaid-gi-bleeding-history" in _rules(check(patient, kb=kb))) is fires
 
 
 @pytest.mark.parametrize(
@@ -201,7 +203,7 @@ def test_a_bleeding_ulcer_is_an_ulcer_and_an_upper_gi_bleed(kb: KnowledgeBase, c
     }
     report = check(patient, kb=kb)
     assert {"PatientWithPepticUlcerHistory", "PatientWithUpperGIBleedingHistory"} <= set(report.patient.populations)
-    found = _rules(kb, patient)
+    found = _rules(report)
     assert found.get("rule-beers-ulcer-nsaid") == ["naproxen"]
     assert "rule-stopp-nsaid-gi-bleeding-history" not in found  # superseded for the same drug
     assert found.get("rule-stopp-oral-bisphosphonate-ulcer") == ["alendronate"]
@@ -222,7 +224,7 @@ def test_stopp_h9_oral_bisphosphonate_with_an_ulcer_or_upper_gi_bleed(
     kb: KnowledgeBase, condition: str, fires: bool
 ) -> None:
     patient = {"age_years": 78, "conditions": [condition], "medications": [{"drug": "alendronate"}]}
-    assert ("rule-stopp-oral-bisphosphonate-ulcer" in _rules(kb, patient)) is fires
+    assert ("rule-stopp-oral-bisphosphonate-ulcer" in _rules(check(patient, kb=kb))) is fires
 
 
 def test_perforation_alone_is_not_a_bleed(kb: KnowledgeBase) -> None:
@@ -240,7 +242,7 @@ def test_the_owl_engine_agrees_on_a_bleeding_ulcer(kb: KnowledgeBase) -> None:
         "conditions": ["bleeding ulcer", "haematemesis"],
         "medications": [{"drug": "naproxen"}, {"drug": "alendronate"}],
     }
-    assert _rules(kb, patient, "owl") == _rules(kb, patient)
+    assert _rules(check(patient, kb=kb, engine="owl")) == _rules(check(patient, kb=kb))
 
 
 @pytest.mark.parametrize(
