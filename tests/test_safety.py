@@ -185,6 +185,73 @@ def test_a_dose_far_above_the_maximum_says_to_check_the_entry(kb: KnowledgeBase,
     assert any(line.startswith(caution) for line in finding.because) == cautioned
 
 
+_BACLOFEN_MAX = "https://w3id.org/medkg/kg/rule-baclofen-max-daily-dose"
+_TRAZODONE_MIN = "https://w3id.org/medkg/kg/rule-trazodone-depression-dose-range"
+
+
+def _dose_findings(kb: KnowledgeBase, medications: list[dict[str, Any]], engine: str) -> dict[str, list[Any]]:
+    patient = {"id": "f", "age_years": 50, "crcl_ml_min": 90, "sex": "female", "pregnant": False,
+               "breastfeeding": False, "medications": medications}  # fmt: skip
+    found: dict[str, list[Any]] = {}
+    for finding in check(patient, kb=kb, engine=engine).findings:
+        found.setdefault(finding.rule or finding.title, []).append(finding)
+    return found
+
+
+@pytest.mark.parametrize("engine", ["default", "sparql"])
+@pytest.mark.parametrize(
+    ("medications", "lower_bound"),
+    [
+        ([{"drug": "baclofen", "dose_mg": 100}], "at least 100 mg/day (baclofen 100 mg x times per day unknown)"),
+        (
+            [{"drug": "baclofen", "dose_mg": 30, "times_per_day": 2}, {"drug": "Lioresal", "dose_mg": 30}],
+            "at least 90 mg/day (baclofen 30 mg x 2/day + baclofen 30 mg x times per day unknown)",
+        ),
+        ([{"drug": "baclofen", "dose_mg": 60}], None),
+        ([{"drug": "baclofen", "dose_mg": 30, "times_per_day": 2}, {"drug": "baclofen", "times_per_day": 3}], None),
+    ],
+)
+def test_a_single_dose_above_the_daily_maximum_is_flagged_without_a_frequency(
+    kb: KnowledgeBase, engine: str, medications: list[dict[str, Any]], lower_bound: str | None
+) -> None:
+    """Baclofen 100 mg with no times per day: any day it is given exceeds the label's 80 mg/day (kg rule).
+
+    The daily-dose check once needed the frequency and reported only "daily dose unknown", so a
+    dose above the daily maximum passed with an info note. A use without times per day now counts
+    once (the daily dose is at least the sum), a use without a dose counts nothing, and the
+    not-assessed finding still says the daily dose is unknown.
+    """
+    found = _dose_findings(kb, medications, engine)
+    assert "Not assessed: daily dose of baclofen unknown" in found
+    if lower_bound is None:
+        assert _BACLOFEN_MAX not in found
+        return
+    [finding] = found[_BACLOFEN_MAX]
+    assert finding.severity == "major"
+    assert f"baclofen daily dose {lower_bound} > maximum 80 mg/day" in finding.because
+
+
+@pytest.mark.parametrize("engine", ["default", "sparql"])
+def test_a_dose_without_a_frequency_never_reports_a_daily_dose_below_the_minimum(
+    kb: KnowledgeBase, engine: str
+) -> None:
+    """Trazodone for depression starts at 150 mg/day (label, kg rule); 50 mg with no frequency may reach it.
+
+    50 mg once a day is below the minimum; 50 mg with no times per day is a lower bound, which
+    says nothing about a minimum: not assessed, not reported as too low.
+    """
+    use = {"drug": "trazodone", "dose_mg": 50, "indication": "depression"}
+    once = _dose_findings(kb, [{**use, "times_per_day": 1}], engine)
+    assert [f.severity for f in once[_TRAZODONE_MIN]] == ["moderate"]
+    assert (
+        "trazodone daily dose 50 mg/day (trazodone 50 mg x 1/day) < minimum 150 mg/day"
+        in once[_TRAZODONE_MIN][0].because
+    )
+    unknown = _dose_findings(kb, [use], engine)
+    assert _TRAZODONE_MIN not in unknown
+    assert "Not assessed: daily dose of trazodone unknown" in unknown
+
+
 def test_a_dose_no_general_maximum_checks_is_said_not_silently_passed(kb: KnowledgeBase) -> None:
     """Digoxin 250 mg a day (a microgram dose typed as mg) has no daily maximum in the knowledge base.
 

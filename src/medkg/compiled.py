@@ -358,15 +358,23 @@ def _shown(total: Decimal | float, integer: bool) -> int | float:
     return int(total) if integer else float(total)
 
 
+#: What the dose-range query counts for a use without a dose (nothing) or without times per day (once).
+_NO_DOSE, _ONCE = Number(Decimal(0), 0, True), Number(Decimal(1), 1, True)
+
+
 def _dose_range_rule(book: Rulebook, rule: Rule, facts: PatientFacts) -> Iterator[Row]:
     groups: dict[tuple[str, str, str | None], list[tuple[Number, Number]]] = defaultdict(list)
+    lower_bounds: set[tuple[str, str, str | None]] = set()  # groups with a use lacking dose or times
     for via in rule.iris("appliesToDrug"):
         for use in facts.uses:
             if use.drug is None or not book.is_a(use.drug, via):
                 continue
             for indication in _indications_met(book, rule, use):
-                for dose, times in product(use.doses, use.times):
-                    groups[(use.drug, via, indication)].append((dose, times))
+                group = (use.drug, via, indication)
+                if not (use.doses and use.times):
+                    lower_bounds.add(group)
+                for dose, times in product(use.doses or (_NO_DOSE,), use.times or (_ONCE,)):
+                    groups[group].append((dose, times))
     if not groups or not _in_populations(rule, facts):
         return
     needed = rule.iris("requiresCoMedication")
@@ -376,19 +384,22 @@ def _dose_range_rule(book: Rulebook, rule: Rule, facts: PatientFacts) -> Iterato
         exact = sum((_comparable(d, t) * _comparable(t, d) for d, t in parts), Decimal(0))  # type: ignore[operator]
         integer = all(d.integer and t.integer for d, t in parts)
         value = _shown(exact, integer)
+        lower_bound = (drug, via, indication) in lower_bounds
         co_medications: list[str | None] = [
             other for n in needed for other in facts.drugs if other != drug and book.is_a(other, n)
         ] or [None]
         limits = [("maximum", limit) for limit in rule.numbers("maximumDailyDoseMg")]
         limits += [("minimum", limit) for limit in rule.numbers("minimumDailyDoseMg")]
         for limit_type, limit in limits:
-            exceeded = exact > limit.exact if limit_type == "maximum" else exact < limit.exact
+            # a lower bound shows a maximum exceeded, never a minimum missed
+            exceeded = exact > limit.exact if limit_type == "maximum" else not lower_bound and exact < limit.exact
             if not exceeded:
                 continue
             for co, population in product(co_medications, _populations(rule)):
                 yield _row(
-                    patient=facts.iri, rule=rule.iri, key=drug, drug=drug, via=via, value=value, limit=limit.shown,
-                    limitType=limit_type, population=population, indication=indication, coMedication=co,
+                    patient=facts.iri, rule=rule.iri, key=drug, drug=drug, via=via, value=value,
+                    valueKind="at least" if lower_bound else "exact", limit=limit.shown, limitType=limit_type,
+                    population=population, indication=indication, coMedication=co,
                 )  # fmt: skip
 
 

@@ -128,8 +128,9 @@ class _Explainer:
             if iri != drug:
                 continue
             medication = self.patient.patient.medications[self.patient.positions[use]]
-            if medication.dose_mg is not None and medication.times_per_day is not None:
-                parts.append(f"{self.kb.label(drug)} {medication.dose_mg:g} mg x {medication.times_per_day:g}/day")
+            dose = "dose unknown" if medication.dose_mg is None else f"{medication.dose_mg:g} mg"
+            times = "times per day unknown" if medication.times_per_day is None else f"{medication.times_per_day:g}/day"
+            parts.append(f"{self.kb.label(drug)} {dose} x {times}")
         return " + ".join(parts)
 
 
@@ -304,9 +305,11 @@ def _because(rows: list[Row], explain: _Explainer | _Recorder) -> list[str]:
             )
         if row.get("limitType") is not None:
             symbol = ">" if row["limitType"] == "maximum" else "<"
+            # a use without times per day counts once: the daily dose is then at least the sum
+            at_least = "at least " if row.get("valueKind") == "at least" else ""
             doses.append(
-                f"{explain.kb.label(drug)} daily dose {_number(row['value'])} mg/day ({explain.doses(drug)}) "
-                f"{symbol} {row['limitType']} {_number(row['limit'])} mg/day"
+                f"{explain.kb.label(drug)} daily dose {at_least}{_number(row['value'])} mg/day "
+                f"({explain.doses(drug)}) {symbol} {row['limitType']} {_number(row['limit'])} mg/day"
             )
             if row["limitType"] == "maximum" and _far_above(row["value"], row["limit"]):
                 doses.append(
@@ -474,7 +477,8 @@ def _missing_dose_findings(kb: KnowledgeBase, rows: list[Row]) -> list[Finding]:
             title=f"Not assessed: daily dose of {drug} unknown",
             summary=(
                 f"Not assessed: the daily dose of {drug} is unknown (the dose in mg or the number of times "
-                "per day is missing); daily-dose checks were not run."
+                "per day is missing); minimum daily doses were not checked, and maximum daily doses only "
+                "against the doses given (each counted once a day), so a dose within them may still exceed them."
             ),
             recommendation="Give the dose in mg and the number of times per day to check dose limits.",
             because=[f"rule not assessed: {label}" for label in sorted(labels)],
