@@ -141,6 +141,61 @@ def test_hyphenated_and_worded_combinations_are_checked_as_their_ingredients(kb:
         assert not [f for f in report.findings if "unidentified" in f.title], name
 
 
+def test_release_form_words_are_stripped_only_where_they_name_no_ingredient() -> None:
+    from medkg.names import spelling_key, without_release_form
+
+    assert without_release_form("Remeron SolTab") == "remeron"
+    assert without_release_form("metoprolol succinate ER") == "metoprolol succinate"
+    assert without_release_form("quetiapine XR 24 hr") == "quetiapine"
+    assert without_release_form("trazodone extended-release") == "trazodone"
+    assert without_release_form("Zyrtec-D") == "zyrtec-d"  # D: pseudoephedrine, an ingredient
+    assert without_release_form("Lopressor HCT") == "lopressor hct"  # HCT: hydrochlorothiazide
+    assert without_release_form("ER") == "er"
+    assert spelling_key(" Toprol - XL ") == spelling_key("toprol xl") == "toprol xl"
+
+
+@pytest.mark.parametrize(
+    ("name", "drugs"),
+    [
+        ("Toprol XL", ["metoprolol"]),
+        ("Remeron SolTab", ["mirtazapine"]),
+        ("metoprolol succinate ER", ["metoprolol"]),
+        ("Tylenol-PM", ["acetaminophen", "diphenhydramine"]),
+        ("Zyrtec-D", []),
+        ("Lopressor HCT", []),
+        ("Focalin XR", []),
+    ],
+)
+def test_a_brand_spelt_with_a_space_or_a_release_form_names_its_ingredients(
+    kb: KnowledgeBase, name: str, drugs: list[str]
+) -> None:
+    """A new-user trial's names: "Toprol XL" (the brand is "Toprol-XL") and "Remeron SolTab" were unidentified.
+
+    A name that would lose an ingredient (Zyrtec-D, Lopressor HCT) or is not modelled at all
+    (Focalin XR: dexmethylphenidate) stays unidentified, reported as not assessed.
+    """
+    report = check({"age_years": 50, "medications": [{"drug": name}]}, kb=kb)
+    assert sorted(a.drug for a in report.assessed if a.drug) == drugs
+    unidentified = [f for f in report.findings if "unidentified" in f.title.casefold()]
+    assert bool(unidentified) == (not drugs), report.findings
+
+
+def test_a_release_form_brand_gets_its_ingredient_dose_limit(kb: KnowledgeBase) -> None:
+    """Remeron SolTab 60 mg a day exceeds mirtazapine's labelled 45 mg/day (kg rule), as "mirtazapine" does."""
+    findings = {
+        name: [
+            (f.rule, f.severity)
+            for f in check(
+                {"age_years": 50, "medications": [{"drug": name, "dose_mg": 60, "times_per_day": 1}]}, kb=kb
+            ).findings
+            if f.kind == "max-dose"
+        ]
+        for name in ("Remeron SolTab", "mirtazapine")
+    }
+    assert findings["Remeron SolTab"] == findings["mirtazapine"]
+    assert findings["mirtazapine"] == [("https://w3id.org/medkg/kg/rule-mirtazapine-max-daily-dose", "moderate")]
+
+
 BUNDLE = BACLOFEN_BUNDLE
 
 

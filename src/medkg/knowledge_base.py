@@ -24,7 +24,7 @@ from . import __version__
 from .build import BuiltKnowledgeBase, ensure_built
 from .cache import write_atomically
 from .catalogue_file import CatalogueFile, write_catalogue_file
-from .names import combination_parts, normalise
+from .names import combination_parts, normalise, spelling_key, without_release_form
 from .queries import query_files, query_text
 from .store import QueryStore
 
@@ -334,8 +334,35 @@ class KnowledgeBase:
         Otherwise a combination written out with "/", "+", "-" or "and" (``"amlodipine/valsartan"``,
         :func:`medkg.names.combination_parts`) gives those of its parts when every part is such a
         name or an unmodelled ingredient's; if one part is unknown the whole name is ``([], [])``,
-        so nothing is checked on half a name.
+        so nothing is checked on half a name. A name still unknown is read with a hyphen written as
+        a space (``"Toprol XL"``, :func:`medkg.names.spelling_key`) and, failing that, without a
+        trailing release or dose-form word (``"Remeron SolTab"``, :func:`medkg.names.without_release_form`).
         """
+        found, unmodelled = self._composition_as_written(name)
+        if found or unmodelled:
+            return found, unmodelled
+        known = self.spellings.get(spelling_key(name))
+        if known is not None:
+            return self._composition_as_written(known)
+        stripped = without_release_form(name)
+        return self.composition_of(stripped) if stripped != normalise(name) else ([], [])
+
+    @cached_property
+    def spellings(self) -> dict[str, str]:
+        """:func:`medkg.names.spelling_key` of a known product or drug name -> that name.
+
+        A key whose names denote different ingredients is left out (not guessed between).
+        """
+        found: dict[str, set[str]] = defaultdict(set)
+        for name in [*self.name_ingredients, *self.unmodelled_ingredients]:
+            found[spelling_key(name)].add(name)
+        return {
+            key: min(names)
+            for key, names in found.items()
+            if len({repr(self._composition_as_written(n)) for n in names}) == 1
+        }
+
+    def _composition_as_written(self, name: str) -> tuple[list[str], list[str]]:
         key = normalise(name)
         found = self.name_ingredients.get(key)
         unmodelled = self.unmodelled_ingredients.get(key, [])

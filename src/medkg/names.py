@@ -2,7 +2,10 @@
 
 Matching is exact on the whole normalised name (case and surrounding spaces ignored; a
 trailing dose or form such as "baclofen 10 mg tablet" is not stripped - it is reported
-unidentified rather than guessed). Close matches are only suggested, never substituted.
+unidentified rather than guessed). Two spellings are also read when the exact name is unknown:
+a hyphen written as a space ("Toprol XL" for "Toprol-XL", :func:`spelling_key`) and a trailing
+release or dose-form designation that names no ingredient ("Remeron SolTab", "metoprolol
+succinate ER", :func:`without_release_form`). Close matches are only suggested, never substituted.
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ __all__ = [
     "resolve",
     "resolve_allergen",
     "resolve_condition",
+    "spelling_key",
     "suggest",
+    "without_release_form",
 ]
 
 _SPACES = re.compile(r"\s+")
@@ -77,6 +82,35 @@ def combination_parts(name: str) -> list[str]:
     text = normalise(name)
     parts = _COMBINED.split(text)
     return parts if len(parts) > 1 and all(parts) else [text]
+
+
+_HYPHENS = re.compile(r"\s*-\s*|\s+")
+
+#: Trailing words of a product name that give its release or dose form, never an ingredient:
+#: extended/controlled/sustained/delayed release (ER, XR, XL, SR, CR, LA, DR, "24 hr") and orally
+#: disintegrating tablets (ODT, SolTab). Letters that name an ingredient ("-D" for a decongestant,
+#: "HCT", "PM") are not among them, so "Zyrtec-D" is never read as cetirizine alone.
+_RELEASE_FORM = re.compile(
+    r"(?:[\s-]+(?:er|xr|xl|sr|cr|la|dr|odt|soltab|extended[\s-]release|delayed[\s-]release|"
+    r"sustained[\s-]release|controlled[\s-]release|orally[\s-]disintegrating(?:\s+tablets?)?|24[\s-]?hr))+$"
+)
+
+
+def spelling_key(name: str) -> str:
+    """Normalise and write hyphens as spaces: ``"Toprol-XL"`` and ``"toprol xl"`` -> ``"toprol xl"``."""
+    return _HYPHENS.sub(" ", normalise(name)).strip()
+
+
+def without_release_form(name: str) -> str:
+    """Return the normalised name without trailing release or dose-form words (the name itself if none).
+
+    ``"Remeron SolTab"`` -> ``"remeron"``; ``"metoprolol succinate ER"`` -> ``"metoprolol succinate"``;
+    ``"Zyrtec-D"`` -> ``"zyrtec-d"`` (the "D" is an ingredient); a name that is only such a word
+    (``"ER"``) is returned whole.
+    """
+    text = normalise(name)
+    stripped = _RELEASE_FORM.sub("", text)
+    return stripped if stripped else text
 
 
 def resolve(name: str, names: Mapping[str, str]) -> str | None:
