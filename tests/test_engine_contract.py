@@ -49,6 +49,18 @@ EDGE_CASES: list[dict[str, Any]] = [
         "medications": [{"drug": "zolpidem"}, {"drug": "lorazepam"}],
     },
     {"id": "empty-data", "medications": [{"drug": "baclofen"}, {"drug": "no-such-drug"}]},
+    # a daily dose known only as a lower bound (no times per day), a single-dose limit, and a
+    # minimum that a lower bound must not report
+    {
+        "id": "doses",
+        "age_years": 70,
+        "medications": [
+            {"drug": "baclofen", "dose_mg": 30, "times_per_day": 2},
+            {"drug": "Lioresal", "dose_mg": 30},
+            {"drug": "acetaminophen", "dose_mg": 2000, "times_per_day": 2},
+            {"drug": "trazodone", "dose_mg": 50, "indication": "depression"},
+        ],
+    },
 ]
 
 

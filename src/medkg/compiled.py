@@ -383,23 +383,29 @@ def _dose_range_rule(book: Rulebook, rule: Rule, facts: PatientFacts) -> Iterato
             continue
         exact = sum((_comparable(d, t) * _comparable(t, d) for d, t in parts), Decimal(0))  # type: ignore[operator]
         integer = all(d.integer and t.integer for d, t in parts)
-        value = _shown(exact, integer)
+        daily = _shown(exact, integer)
         lower_bound = (drug, via, indication) in lower_bounds
+        largest = max((d for d, _ in parts), key=lambda d: d.exact)
         co_medications: list[str | None] = [
             other for n in needed for other in facts.drugs if other != drug and book.is_a(other, n)
         ] or [None]
         limits = [("maximum", limit) for limit in rule.numbers("maximumDailyDoseMg")]
         limits += [("minimum", limit) for limit in rule.numbers("minimumDailyDoseMg")]
+        limits += [("single dose", limit) for limit in rule.numbers("maximumSingleDoseMg")]
         for limit_type, limit in limits:
-            # a lower bound shows a maximum exceeded, never a minimum missed
-            exceeded = exact > limit.exact if limit_type == "maximum" else not lower_bound and exact < limit.exact
+            if limit_type == "single dose":
+                exceeded, value, kind = largest.exact > limit.exact, largest.shown, "exact"
+            else:
+                # a lower bound shows a maximum exceeded, never a minimum missed
+                exceeded = exact > limit.exact if limit_type == "maximum" else not lower_bound and exact < limit.exact
+                value, kind = daily, "at least" if lower_bound else "exact"
             if not exceeded:
                 continue
             for co, population in product(co_medications, _populations(rule)):
                 yield _row(
-                    patient=facts.iri, rule=rule.iri, key=drug, drug=drug, via=via, value=value,
-                    valueKind="at least" if lower_bound else "exact", limit=limit.shown, limitType=limit_type,
-                    population=population, indication=indication, coMedication=co,
+                    patient=facts.iri, rule=rule.iri, key=drug, drug=drug, via=via, value=value, valueKind=kind,
+                    limit=limit.shown, limitType=limit_type, population=population, indication=indication,
+                    coMedication=co,
                 )  # fmt: skip
 
 
@@ -665,8 +671,10 @@ def _drug_properties(book: Rulebook, drug: str) -> list[tuple[str, str]]:
 
 def _missing_dose(book: Rulebook, facts: PatientFacts, candidates: dict[str, list[Rule]]) -> Iterator[Row]:
     for rule in candidates["DoseRangeRule"]:
+        daily = bool(rule.numbers("maximumDailyDoseMg") or rule.numbers("minimumDailyDoseMg"))
         for use in facts.uses:
-            if use.drug is None or (use.doses and use.times):
+            # a rule with a maximum single dose only needs the dose; a daily limit also the times per day
+            if use.drug is None or (use.doses and (use.times or not daily)):
                 continue
             if any(book.is_a(use.drug, via) for via in rule.iris("appliesToDrug")):
                 yield _row(patient=facts.iri, rule=rule.iri, drug=use.drug, use=use.iri)

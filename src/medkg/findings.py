@@ -303,7 +303,12 @@ def _because(rows: list[Row], explain: _Explainer | _Recorder) -> list[str]:
                 f"{row['count']} different drugs of '{explain.kb.label(str(row['via']))}' "
                 f"(threshold: {row['limit']} or more)"
             )
-        if row.get("limitType") is not None:
+        if row.get("limitType") == "single dose":
+            doses.append(
+                f"{explain.kb.label(drug)} single dose {_number(row['value'])} mg ({explain.doses(drug)}) "
+                f"> maximum single dose {_number(row['limit'])} mg"
+            )
+        elif row.get("limitType") is not None:
             symbol = ">" if row["limitType"] == "maximum" else "<"
             # a use without times per day counts once: the daily dose is then at least the sum
             at_least = "at least " if row.get("valueKind") == "at least" else ""
@@ -311,11 +316,12 @@ def _because(rows: list[Row], explain: _Explainer | _Recorder) -> list[str]:
                 f"{explain.kb.label(drug)} daily dose {at_least}{_number(row['value'])} mg/day "
                 f"({explain.doses(drug)}) {symbol} {row['limitType']} {_number(row['limit'])} mg/day"
             )
-            if row["limitType"] == "maximum" and _far_above(row["value"], row["limit"]):
-                doses.append(
-                    f"caution: {_number(row['value'])} mg/day is more than {_IMPLAUSIBLE_FACTOR} times the maximum; "
-                    "check the entry (unit mg or microgram, dose per day or per week)"
-                )
+        if row.get("limitType") in ("maximum", "single dose") and _far_above(row["value"], row["limit"]):
+            unit = "mg" if row["limitType"] == "single dose" else "mg/day"
+            doses.append(
+                f"caution: {_number(row['value'])} {unit} is more than {_IMPLAUSIBLE_FACTOR} times the maximum; "
+                "check the entry (unit mg or microgram, dose per day or per week)"
+            )
         if row.get("indication") is not None:
             indications.append(f"{explain.kb.label(drug)} used for {explain.kb.label(str(row['indication']))}")
         if row.get("population") is not None:
