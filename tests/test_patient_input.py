@@ -180,6 +180,22 @@ def test_a_brand_spelt_with_a_space_or_a_release_form_names_its_ingredients(
     assert bool(unidentified) == (not drugs), report.findings
 
 
+def test_an_unmodelled_ingredient_keeps_its_source_under_another_spelling(kb: KnowledgeBase) -> None:
+    """Unasyn's sulbactam is cited from kg/product-ingredients under "ampicillin-sulbactam"; a space for the hyphen cites the same."""
+
+    def unmodelled(name: str) -> list[tuple[str, list[str]]]:
+        report = check({"age_years": 50, "medications": [{"drug": name}]}, kb=kb)
+        return [
+            (f.drugs[0], [s.title for s in f.sources])
+            for f in report.findings
+            if f.title.startswith("Not assessed: sulbactam")
+        ]
+
+    [(ingredient, sources)] = unmodelled("ampicillin-sulbactam")
+    assert ingredient == "sulbactam" and sources
+    assert unmodelled("Ampicillin Sulbactam") == [(ingredient, sources)]
+
+
 def test_a_release_form_brand_gets_its_ingredient_dose_limit(kb: KnowledgeBase) -> None:
     """Remeron SolTab 60 mg a day exceeds mirtazapine's labelled 45 mg/day (kg rule), as "mirtazapine" does."""
     findings = {

@@ -22,7 +22,6 @@ from functools import lru_cache
 import pyoxigraph as ox
 
 from .knowledge_base import Citation, KnowledgeBase
-from .names import normalise
 from .patient_graph import PatientGraph
 from .report import SEVERITY_RANK, Finding, SourceRef
 from .store import QueryStore, Row
@@ -549,7 +548,7 @@ def _unidentified_findings(kb: KnowledgeBase, patient: PatientGraph, rows: list[
 
 def _unmodelled_finding(kb: KnowledgeBase, product: str, ingredient: str) -> Finding:
     """Return the finding for an ingredient of ``product`` (as entered) that the knowledge base does not model."""
-    sources = [_source(c) for c in kb.unmodelled_citations.get((normalise(product), ingredient), [])]
+    sources = [_source(c) for c in kb.unmodelled_citations.get((kb.known_name(product), ingredient), [])]
     return Finding(
         kind="not-assessed",
         severity="info",

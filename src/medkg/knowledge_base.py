@@ -341,11 +341,24 @@ class KnowledgeBase:
         found, unmodelled = self._composition_as_written(name)
         if found or unmodelled:
             return found, unmodelled
-        known = self.spellings.get(spelling_key(name))
-        if known is not None:
-            return self._composition_as_written(known)
+        known = self.known_name(name)
+        return self._composition_as_written(known) if known != normalise(name) else ([], [])
+
+    def known_name(self, name: str) -> str:
+        """Return the normalised name :meth:`composition_of` reads ``name`` as.
+
+        The name itself when known or unknown, else the known name it is a spelling of
+        (``"Zyrtec D"`` -> ``"zyrtec-d"``) or, without release-form words, is or is spelt as
+        (``"Remeron SolTab"`` -> ``"remeron"``); a name written as a combination keeps its parts.
+        """
+        key = normalise(name)
+        if key in self.name_ingredients or key in self.unmodelled_ingredients:
+            return key
+        spelt = self.spellings.get(spelling_key(name))
+        if spelt is not None:
+            return spelt
         stripped = without_release_form(name)
-        return self.composition_of(stripped) if stripped != normalise(name) else ([], [])
+        return self.known_name(stripped) if stripped != key else key
 
     @cached_property
     def spellings(self) -> dict[str, str]:
