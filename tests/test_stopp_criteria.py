@@ -180,12 +180,14 @@ def test_cholinesterase_inhibitor_pairs_replace_the_general_bradycardia_count(kb
     assert KG + "rule-bradycardia-two" not in found
 
 
-def test_bradyarrhythmia_rule_replaces_the_general_monitoring_advice(kb: KnowledgeBase) -> None:
-    """With bradycardia recorded, D11 (major) is reported instead of the cholinesterase-inhibitor monitoring rule."""
+def test_bradyarrhythmia_rule_keeps_the_monitoring_advice(kb: KnowledgeBase) -> None:
+    """With bradycardia recorded, D11 (major) is reported beside the monitoring rule: if continued, check pulse and ECG."""
     with_brady = _findings(kb, {"age_years": 83, "conditions": ["bradycardia"], "medications": [{"drug": "donepezil"}]})
     without = _findings(kb, {"age_years": 83, "medications": [{"drug": "donepezil"}]})
-    assert KG + "rule-donepezil-bradycardia" not in with_brady
-    assert without.get(KG + "rule-donepezil-bradycardia") == ("moderate", ["donepezil"])
+    assert with_brady.get(KG + "rule-stopp-cholinesterase-inhibitor-bradyarrhythmia") == ("major", ["donepezil"])
+    assert KG + "rule-stopp-cholinesterase-inhibitor-bradyarrhythmia" not in without
+    for found in (with_brady, without):
+        assert found.get(KG + "rule-donepezil-bradycardia") == ("moderate", ["donepezil"])
 
 
 def test_new_rules_cite_stopp_v2_with_an_uncertainty_note(kb: KnowledgeBase) -> None:
