@@ -364,17 +364,13 @@ _NO_DOSE, _ONCE = Number(Decimal(0), 0, True), Number(Decimal(1), 1, True)
 
 def _dose_range_rule(book: Rulebook, rule: Rule, facts: PatientFacts) -> Iterator[Row]:
     groups: dict[tuple[str, str, str | None], list[tuple[Number, Number]]] = defaultdict(list)
-    lower_bounds: set[tuple[str, str, str | None]] = set()  # groups with a use lacking dose or times
     for via in rule.iris("appliesToDrug"):
         for use in facts.uses:
             if use.drug is None or not book.is_a(use.drug, via):
                 continue
             for indication in _indications_met(book, rule, use):
-                group = (use.drug, via, indication)
-                if not (use.doses and use.times):
-                    lower_bounds.add(group)
                 for dose, times in product(use.doses or (_NO_DOSE,), use.times or (_ONCE,)):
-                    groups[group].append((dose, times))
+                    groups[(use.drug, via, indication)].append((dose, times))
     if not groups or not _in_populations(rule, facts):
         return
     needed = rule.iris("requiresCoMedication")
@@ -384,7 +380,8 @@ def _dose_range_rule(book: Rulebook, rule: Rule, facts: PatientFacts) -> Iterato
         exact = sum((_comparable(d, t) * _comparable(t, d) for d, t in parts), Decimal(0))  # type: ignore[operator]
         integer = all(d.integer and t.integer for d, t in parts)
         daily = _shown(exact, integer)
-        lower_bound = (drug, via, indication) in lower_bounds
+        # a stand-in for a missing dose or frequency makes the sum a lower bound
+        lower_bound = any(d is _NO_DOSE or t is _ONCE for d, t in parts)
         largest = max((d for d, _ in parts), key=lambda d: d.exact)
         co_medications: list[str | None] = [
             other for n in needed for other in facts.drugs if other != drug and book.is_a(other, n)

@@ -372,7 +372,7 @@ class KnowledgeBase:
         return {
             key: min(names)
             for key, names in found.items()
-            if len({repr(self._composition_as_written(n)) for n in names}) == 1
+            if len({tuple(map(tuple, self._composition_as_written(n))) for n in names}) == 1
         }
 
     def _composition_as_written(self, name: str) -> tuple[list[str], list[str]]:
